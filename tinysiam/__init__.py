@@ -1,0 +1,1 @@
+"""tinysiam: a minimal tensor and reverse-mode autodiff engine for Siamese networks."""
