@@ -1,0 +1,146 @@
+"""2-D convolution by im2col: the convolution becomes one matrix product per chunk of the batch.
+
+For x (N, C, H, W) and a weight (O, C, kh, kw), stride s and zero padding p, the output is
+(N, O, OH, OW) with OH = (H + 2p - kh) // s + 1 (and OW alike). im2col copies every input patch
+that a kernel position sees into a column:
+
+    cols[c, i, j, n, oh, ow] = x_padded[n, c, oh*s + i, ow*s + j]        cols: (C*kh*kw, N*OH*OW)
+
+built with one strided slice per kernel offset (i, j), not a loop over pixels. Then
+
+    out = W.reshape(O, C*kh*kw) @ cols                                    (O, N*OH*OW)
+
+Backward, with g = dL/dout laid out the same way as (O, N*OH*OW):
+
+    dL/dW    = g @ cols^T
+    dL/dcols = W^T @ g, and col2im adds each column back onto the pixels it was copied from
+    dL/db    = g summed over everything but the output channel
+
+The columns hold C*kh*kw values per output pixel (for the reference network's second layer,
+3136 values for each of 42*42 pixels: 22 MB per image), so they are built for a chunk of the
+batch at a time, at most ``COLUMN_BUDGET_BYTES``, and rebuilt in the backward pass instead of
+being kept: memory stays bounded whatever the batch size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..autograd import Context, Function
+from ..backend import get_array_module
+
+COLUMN_BUDGET_BYTES = 64 * 2**20  # largest column matrix built at once (one chunk of the batch)
+
+
+def pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
+    """An int or a pair of ints as a (height, width) pair."""
+    if isinstance(value, int):
+        return value, value
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return value
+    raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+
+
+def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    """Positions a kernel takes along one axis: floor((size + 2 padding - kernel) / stride) + 1."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def im2col(x_padded: Any, kh: int, kw: int, stride: tuple[int, int], out_hw: tuple[int, int]) -> Any:
+    """Patches of x_padded (N, C, Hp, Wp) as columns: (C*kh*kw, N*OH*OW)."""
+    xp = get_array_module(x_padded)
+    n, c = x_padded.shape[:2]
+    (sh, sw), (oh, ow) = stride, out_hw
+    cols = xp.empty((c, kh, kw, n, oh, ow), dtype=x_padded.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            patch = x_padded[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw]  # (N, C, OH, OW)
+            cols[:, i, j] = patch.transpose(1, 0, 2, 3)
+    return cols.reshape(c * kh * kw, n * oh * ow)
+
+
+def col2im(cols: Any, x_padded_shape: tuple[int, ...], kh: int, kw: int, stride: tuple[int, int], out_hw: tuple[int, int]) -> Any:
+    """The adjoint of im2col: add each column entry back onto its pixel of (N, C, Hp, Wp)."""
+    xp = get_array_module(cols)
+    n, c = x_padded_shape[:2]
+    (sh, sw), (oh, ow) = stride, out_hw
+    cols = cols.reshape(c, kh, kw, n, oh, ow)
+    x_padded = xp.zeros(x_padded_shape, dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            x_padded[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += cols[:, i, j].transpose(1, 0, 2, 3)
+    return x_padded
+
+
+def batch_chunks(n: int, bytes_per_item: int) -> list[slice]:
+    """Split range(n) into slices whose column matrices fit in COLUMN_BUDGET_BYTES."""
+    step = max(1, COLUMN_BUDGET_BYTES // max(1, bytes_per_item))
+    return [slice(start, min(start + step, n)) for start in range(0, n, step)]
+
+
+def _check_conv_inputs(x: Any, weight: Any, bias: Any) -> None:
+    if x.ndim != 4:
+        raise ValueError(f"conv2d: input must be (N, C, H, W), got shape {x.shape}")
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d: weight must be (out_channels, in_channels, kh, kw), got shape {weight.shape}")
+    if x.shape[1] != weight.shape[1]:
+        raise ValueError(
+            f"conv2d: input has {x.shape[1]} channels but weight {weight.shape} expects {weight.shape[1]}"
+        )
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+
+
+class Conv2d(Function):
+    """Cross-correlation of x (N, C, H, W) with weight (O, C, kh, kw), plus bias (O,): (N, O, OH, OW)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0) -> Any:
+        _check_conv_inputs(x, weight, bias)
+        xp = get_array_module(x)
+        (sh, sw), (ph, pw) = pair(stride, "stride"), pair(padding, "padding")
+        n, _, h, w = x.shape
+        o, c, kh, kw = weight.shape
+        oh, ow = output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
+        if oh < 1 or ow < 1:
+            raise ValueError(
+                f"conv2d: a {kh}x{kw} kernel does not fit an input of {h}x{w} with padding {(ph, pw)}"
+            )
+        x_padded = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+        w_matrix = weight.reshape(o, c * kh * kw)
+        out = xp.empty((n, o, oh, ow), dtype=x.dtype)
+        for chunk in batch_chunks(n, c * kh * kw * oh * ow * x.itemsize):
+            cols = im2col(x_padded[chunk], kh, kw, (sh, sw), (oh, ow))
+            out_chunk = (w_matrix @ cols).reshape(o, -1, oh, ow)
+            out[chunk] = out_chunk.transpose(1, 0, 2, 3)
+        if bias is not None:
+            out += bias.reshape(1, o, 1, 1)
+        ctx.save_for_backward(x_padded, weight)
+        ctx.geometry = (sh, sw), (ph, pw), (oh, ow)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, ...]:
+        x_padded, weight = ctx.saved_tensors
+        (sh, sw), (ph, pw), (oh, ow) = ctx.geometry
+        xp = get_array_module(grad)
+        o, c, kh, kw = weight.shape
+        n = x_padded.shape[0]
+        need_x, need_w = ctx.needs_input_grad[:2]
+        w_matrix = weight.reshape(o, c * kh * kw)
+        grad_w = xp.zeros_like(w_matrix) if need_w else None
+        grad_x_padded = xp.empty_like(x_padded) if need_x else None
+        for chunk in batch_chunks(n, c * kh * kw * oh * ow * x_padded.itemsize):
+            g = grad[chunk].transpose(1, 0, 2, 3).reshape(o, -1)  # (O, n*OH*OW)
+            if need_w:
+                grad_w += g @ im2col(x_padded[chunk], kh, kw, (sh, sw), (oh, ow)).T
+            if need_x:
+                grad_x_padded[chunk] = col2im(w_matrix.T @ g, x_padded[chunk].shape, kh, kw, (sh, sw), (oh, ow))
+        grad_x = None
+        if need_x:
+            h, w = x_padded.shape[2] - 2 * ph, x_padded.shape[3] - 2 * pw
+            grad_x = grad_x_padded[:, :, ph : ph + h, pw : pw + w]
+        grads = (grad_x, grad_w.reshape(weight.shape) if need_w else None)
+        if len(ctx.needs_input_grad) == 3:
+            grads += (grad.sum(axis=(0, 2, 3)) if ctx.needs_input_grad[2] else None,)
+        return grads

@@ -1,0 +1,51 @@
+"""2-D max-pooling: each output is the largest value of its window, and only it gets gradient."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..autograd import Context, Function
+from ..backend import get_array_module
+from .conv import output_size, pair
+
+
+class MaxPool2d(Function):
+    """Max over kh x kw windows of x (N, C, H, W) moved by ``stride``; floor mode, no padding.
+
+    Output (N, C, OH, OW) with OH = (H - kh) // stride + 1: a 21x21 map pooled 2x2 with stride 2
+    gives 10x10 (the last row and column are dropped, as in the reference network).
+
+    Forward stacks the kh*kw strided views of x (one per window offset), takes the max and
+    remembers which offset won (the argmax). Backward sends each output's gradient to the winning
+    offset only: the other elements of a window did not change the output, so their gradient is 0.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, kernel_size: Any = 2, stride: Any = None) -> Any:
+        if x.ndim != 4:
+            raise ValueError(f"max_pool2d: input must be (N, C, H, W), got shape {x.shape}")
+        kh, kw = pair(kernel_size, "kernel_size")
+        sh, sw = pair(stride if stride is not None else kernel_size, "stride")
+        h, w = x.shape[2:]
+        oh, ow = output_size(h, kh, sh, 0), output_size(w, kw, sw, 0)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"max_pool2d: a {kh}x{kw} window does not fit an input of {h}x{w}")
+        xp = get_array_module(x)
+        windows = xp.stack(
+            [x[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] for i in range(kh) for j in range(kw)]
+        )  # (kh*kw, N, C, OH, OW)
+        winner = windows.argmax(axis=0)
+        ctx.save_for_backward(winner.astype(xp.int16))
+        ctx.geometry = x.shape, (kh, kw), (sh, sw), (oh, ow)
+        return xp.take_along_axis(windows, winner[None], axis=0)[0]
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any]:
+        (winner,) = ctx.saved_tensors
+        shape, (kh, kw), (sh, sw), (oh, ow) = ctx.geometry
+        xp = get_array_module(grad)
+        grad_x = xp.zeros(shape, dtype=grad.dtype)
+        for offset in range(kh * kw):
+            i, j = divmod(offset, kw)
+            grad_x[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += grad * (winner == offset)
+        return (grad_x,)
