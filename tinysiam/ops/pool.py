@@ -15,9 +15,11 @@ class MaxPool2d(Function):
     Output (N, C, OH, OW) with OH = (H - kh) // stride + 1: a 21x21 map pooled 2x2 with stride 2
     gives 10x10 (the last row and column are dropped, as in the reference network).
 
-    Forward stacks the kh*kw strided views of x (one per window offset), takes the max and
-    remembers which offset won (the argmax). Backward sends each output's gradient to the winning
-    offset only: the other elements of a window did not change the output, so their gradient is 0.
+    Forward visits the kh*kw window offsets (i, j); each offset is one strided view of x holding
+    that element of every window. A running max keeps the best value so far and ``winner``, the
+    offset it came from (the first one on ties). Backward sends each output's gradient to the
+    winning offset only: the other elements of a window did not change the output, so their
+    gradient is 0.
     """
 
     @staticmethod
@@ -31,13 +33,17 @@ class MaxPool2d(Function):
         if oh < 1 or ow < 1:
             raise ValueError(f"max_pool2d: a {kh}x{kw} window does not fit an input of {h}x{w}")
         xp = get_array_module(x)
-        windows = xp.stack(
-            [x[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] for i in range(kh) for j in range(kw)]
-        )  # (kh*kw, N, C, OH, OW)
-        winner = windows.argmax(axis=0)
-        ctx.save_for_backward(winner.astype(xp.int16))
+        out = xp.array(x[:, :, : sh * oh : sh, : sw * ow : sw])
+        winner = xp.zeros(out.shape, dtype=xp.uint8)
+        for offset in range(1, kh * kw):
+            i, j = divmod(offset, kw)
+            window = x[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw]
+            better = window > out
+            xp.copyto(out, window, where=better)
+            xp.copyto(winner, offset, where=better)
+        ctx.save_for_backward(winner)
         ctx.geometry = x.shape, (kh, kw), (sh, sw), (oh, ow)
-        return xp.take_along_axis(windows, winner[None], axis=0)[0]
+        return out
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any]:
