@@ -1,1 +1,17 @@
-"""Images for tinysiam: built-in synthetic digits, MNIST, Omniglot, and the pair sampler."""
+"""Images for tinysiam: built-in synthetic digits, MNIST, Omniglot, and the pair sampler.
+
+Everything here returns host NumPy arrays: images float32 (N, 1, H, W) in [0, 1], ink high.
+"""
+
+from .errors import DataError
+from .grid import tile_images
+from .idx import read_idx
+from .mnist import load_mnist
+from .omniglot import OmniglotSplit, OneShotRun, load_omniglot, load_omniglot_runs
+from .pairs import PairSampler
+from .synthetic import synthetic_digits
+
+__all__ = [
+    "DataError", "OmniglotSplit", "OneShotRun", "PairSampler", "load_mnist", "load_omniglot",
+    "load_omniglot_runs", "read_idx", "synthetic_digits", "tile_images",
+]
