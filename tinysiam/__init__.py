@@ -9,7 +9,12 @@ from .gradcheck import GradcheckError, gradcheck
 from .ops import concatenate, stack
 from .tensor import Tensor, tensor
 
+from . import losses, nn, optim  # noqa: E402  (after Tensor: they build on it)
+from .checkpoint import CheckpointError, load, save
+from .random import default_generator, manual_seed
+
 __all__ = [
     "Context", "Function", "GradcheckError", "Tensor", "concatenate", "cuda_available", "gradcheck",
     "is_grad_enabled", "no_grad", "stack", "tensor",
+    "CheckpointError", "default_generator", "load", "losses", "manual_seed", "nn", "optim", "save",
 ]

@@ -1,0 +1,192 @@
+"""The losses of the two reference experiments, each guarding its own numerics.
+
+* :func:`contrastive_loss` (experiment 1) pulls similar pairs together and pushes dissimilar
+  pairs at least ``margin`` apart (Hadsell, Chopra and LeCun, "Dimensionality Reduction by
+  Learning an Invariant Mapping", CVPR 2006).
+* :func:`binary_cross_entropy` (experiment 2) scores the probability that a pair is similar
+  (Koch, Zemel and Salakhutdinov, "Siamese Neural Networks for One-shot Image Recognition",
+  ICML 2015 deep learning workshop).
+* :func:`binary_cross_entropy_with_logits` is the same loss computed from the logit, the
+  numerically safest form.
+
+Pair labels follow the reference: y = 1 for a similar pair, 0 for a dissimilar one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import functional as F
+from .autograd import Context, Function
+from .backend import get_array_module
+from .tensor import Tensor, tensor
+
+REDUCTIONS = ("sum", "mean", "none")
+
+
+def contrastive_loss(
+    f1: Tensor,
+    f2: Tensor,
+    y: Tensor | Any,
+    margin: float = 1.0,
+    eps: float = 1e-6,
+    reduction: str = "sum",
+) -> Tensor:
+    """Contrastive loss of Hadsell, Chopra and LeCun (2006), as in the reference experiment.
+
+    For each pair n, with the guarded distance
+        d_n = sqrt(sum_k (f1[n, k] - f2[n, k])^2 + eps),
+    the loss is
+        L = 0.5 * reduce_n( y_n d_n^2 + (1 - y_n) max(margin - d_n, 0)^2 ).
+
+    Similar pairs (y = 1) are pulled together; dissimilar ones (y = 0) are pushed apart until
+    they are ``margin`` away, then left alone. The guard eps keeps the gradient of the square
+    root finite when f1 == f2 (d = sqrt(eps) instead of 0); the similar term uses
+    d^2 = sum (f1 - f2)^2 + eps directly, never squaring a square root.
+
+    Args:
+        f1, f2: (N, D) embeddings of the two sides of N pairs.
+        y: (N,) pair labels in {0, 1}, a Tensor or array.
+        margin: how far apart dissimilar pairs are pushed (> 0); the reference uses 0.3.
+        eps: the guard delta (>= 0); the reference uses 1e-6.
+        reduction: "sum" over pairs (the reference), "mean", or "none" for the (N,) losses.
+
+    Returns:
+        A scalar tensor (or (N,) for reduction="none").
+
+    Example:
+        >>> f1, f2 = twin(x1, x2)
+        >>> loss = contrastive_loss(f1, f2, y, margin=0.3)
+    """
+    _check_reduction("contrastive_loss", reduction)
+    if f1.ndim != 2 or f1.shape != f2.shape:
+        raise ValueError(f"contrastive_loss: f1 and f2 must both be (N, D) with one shape, got f1 {f1.shape} and f2 {f2.shape}")
+    if not margin > 0:
+        raise ValueError(f"contrastive_loss: margin must be > 0, got {margin}")
+    if not eps >= 0:
+        raise ValueError(f"contrastive_loss: eps must be >= 0, got {eps}")
+    y = _labels("contrastive_loss", y, f1.shape[0], f1)
+    diff = f1 - f2
+    d_squared = (diff * diff).sum(axis=1) + eps  # (N,)
+    d = d_squared.sqrt()
+    hinge = F.relu(margin - d)  # max(margin - d, 0)
+    per_pair = y * d_squared + (1 - y) * (hinge * hinge)
+    return 0.5 * _reduce(per_pair, reduction)
+
+
+def binary_cross_entropy(p: Tensor, y: Tensor | Any, eps: float | None = None, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of probabilities, clamped as in the reference (Koch et al. 2015).
+
+        p' = clamp(p, eps, 1 - eps)
+        L = reduce_n( -[ y_n log p'_n + (1 - y_n) log(1 - p'_n) ] )
+
+    The clamp keeps log away from 0, so the loss is finite even at p = 0 or 1 (and the gradient
+    there is 0: a clamped probability does not move). Prefer
+    :func:`binary_cross_entropy_with_logits` when the logit is at hand.
+
+    Args:
+        p: (N,) or (N, 1) probabilities in [0, 1].
+        y: (N,) labels in {0, 1}.
+        eps: the clamp; default the machine epsilon of p's dtype (``np.finfo(p.dtype).eps``).
+        reduction: "mean" (the reference), "sum" or "none".
+
+    Returns:
+        A scalar tensor (or (N,) for reduction="none").
+    """
+    _check_reduction("binary_cross_entropy", reduction)
+    p = _pair_scores("binary_cross_entropy", p, "p")
+    y = _labels("binary_cross_entropy", y, p.shape[0], p)
+    eps = float(np.finfo(p.dtype).eps) if eps is None else eps
+    if not 0 <= eps < 0.5:
+        raise ValueError(f"binary_cross_entropy: eps must be in [0, 0.5), got {eps}")
+    p = p.clip(eps, 1 - eps)
+    per_pair = -(y * p.log() + (1 - y) * (1 - p).log())
+    return _reduce(per_pair, reduction)
+
+
+def binary_cross_entropy_with_logits(z: Tensor, y: Tensor | Any, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of p = sigmoid(z), computed from the logit z without overflow.
+
+        L = reduce_n( max(z_n, 0) - z_n y_n + log(1 + exp(-|z_n|)) )
+
+    which equals -[y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))] but never exponentiates a
+    positive number, so it is exact for |z| in the hundreds; its gradient is sigmoid(z) - y.
+    (This is the guard of Chainer's sigmoid_cross_entropy and PyTorch's BCEWithLogitsLoss.)
+
+    Args:
+        z: (N,) or (N, 1) logits.
+        y: (N,) labels in {0, 1}.
+        reduction: "mean" (default), "sum" or "none".
+    """
+    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    z = _pair_scores("binary_cross_entropy_with_logits", z, "z")
+    y = _labels("binary_cross_entropy_with_logits", y, z.shape[0], z)
+    return _reduce(SigmoidCrossEntropy.apply(z, y), reduction)
+
+
+class SigmoidCrossEntropy(Function):
+    """Per-element max(z, 0) - z y + log1p(exp(-|z|)), fused into one op.
+
+    Backward: dL/dz = sigmoid(z) - y, dL/dy = -z. Fused because the composed form would
+    differentiate max(z, 0) and |z| separately, and their kinks at z = 0 would add up to -y
+    instead of the true 0.5 - y.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, z: Any, y: Any) -> Any:
+        xp = get_array_module(z)
+        ctx.save_for_backward(z, y)
+        return xp.maximum(z, 0) - z * y + xp.log1p(xp.exp(-xp.abs(z)))
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        z, y = ctx.saved_tensors
+        xp = get_array_module(z)
+        grad_z = grad_y = None
+        if ctx.needs_input_grad[0]:
+            e = xp.exp(-xp.abs(z))  # sigmoid(z) without overflow, as in ops.Sigmoid
+            sigmoid = xp.where(z >= 0, 1, e) / (1 + e)
+            grad_z = grad * (sigmoid - y)
+        if ctx.needs_input_grad[1]:
+            grad_y = -grad * z
+        return grad_z, grad_y
+
+
+# ----- shared checks -----------------------------------------------------------------------
+def _check_reduction(name: str, reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{name}: unknown reduction {reduction!r}; valid ones are {', '.join(repr(r) for r in REDUCTIONS)}")
+
+
+def _reduce(per_pair: Tensor, reduction: str) -> Tensor:
+    if reduction == "sum":
+        return per_pair.sum()
+    if reduction == "mean":
+        return per_pair.mean()
+    return per_pair
+
+
+def _pair_scores(name: str, scores: Tensor, what: str) -> Tensor:
+    """(N,) or (N, 1) scores as (N,)."""
+    if scores.ndim == 2 and scores.shape[1] == 1:
+        return scores.reshape(scores.shape[0])
+    if scores.ndim != 1:
+        raise ValueError(f"{name}: {what} must have shape (N,) or (N, 1), got {scores.shape}")
+    return scores
+
+
+def _labels(name: str, y: Tensor | Any, n: int, like: Tensor) -> Tensor:
+    """Pair labels as an (N,) constant tensor of ``like``'s dtype and device, checked to be 0 or 1."""
+    data = y.data if isinstance(y, Tensor) else y
+    if not hasattr(data, "dtype"):
+        data = np.asarray(data)
+    shape = tuple(data.shape)
+    if shape not in ((n,), (n, 1)):
+        raise ValueError(f"{name}: y must have one entry per pair, shape ({n},), got shape {shape}")
+    labels = tensor(data.reshape(n), dtype=like.dtype, device=like.device)
+    xp = get_array_module(labels.data)
+    if not bool(xp.all((labels.data == 0) | (labels.data == 1))):
+        raise ValueError(f"{name}: y must hold pair labels 0 (dissimilar) or 1 (similar), got other values")
+    return labels

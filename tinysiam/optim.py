@@ -1,0 +1,233 @@
+"""Optimisers: turn each parameter's gradient into an update of its values.
+
+    opt = Adam(net.parameters(), lr=1e-4, betas=(0.9, 0.99))
+    for batch in batches:
+        opt.zero_grad()
+        loss = loss_fn(net, batch)
+        loss.backward()
+        opt.step()
+
+The update runs once per parameter per iteration, so it is written for speed: it works on the
+raw arrays (numpy or cupy, on the parameter's own device), in place, with ufuncs that write
+into buffers allocated at the first step (``out=``), so a step allocates no new arrays.
+Gradients are only read, never written: the engine may hand one gradient array to several
+tensors. Parameters whose ``.grad`` is None (unused in this iteration) are skipped.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import numpy as np
+
+from .backend import device_of, get_array_module, to_device, to_numpy
+from .tensor import Tensor
+
+
+class Optimizer:
+    """Base class: holds the parameters and one state dict per parameter.
+
+    Subclasses define ``step`` and name the arrays of their per-parameter state in
+    ``STATE_ARRAYS`` (saved by :meth:`state_dict`) and their settings in ``HYPERPARAMETERS``.
+    """
+
+    STATE_ARRAYS: tuple[str, ...] = ()
+    HYPERPARAMETERS: tuple[str, ...] = ()
+
+    def __init__(self, params: Iterable[Tensor]) -> None:
+        unique: dict[int, Tensor] = {}
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                raise TypeError(f"{type(self).__name__}: parameter {i} is not a tensor that requires grad")
+            unique.setdefault(id(p), p)
+        if not unique:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        self.params: list[Tensor] = list(unique.values())
+        self.state: list[dict[str, Any]] = [{} for _ in self.params]
+
+    def zero_grad(self) -> None:
+        """Forget the gradients (set each ``.grad`` to None; the next backward starts afresh)."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    def _buffers(self, i: int, names: tuple[str, ...]) -> dict[str, Any]:
+        """Parameter i's state, with zero buffers ``names`` created on its device and dtype at first use.
+
+        Buffers are also moved or recast here if the parameter was (``Module.to``) since.
+        """
+        p, state = self.params[i].data, self.state[i]
+        for name in names:
+            buffer = state.get(name)
+            if buffer is None:
+                state[name] = get_array_module(p).zeros_like(p)
+            elif buffer.dtype != p.dtype or device_of(buffer) != device_of(p):
+                state[name] = to_device(buffer, device_of(p)).astype(p.dtype, copy=False)
+        return state
+
+    # ----- saving and loading ------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Settings and per-parameter state, arrays as numpy copies (loadable on either device).
+
+        Returns:
+            {"type": class name, <each hyperparameter>, "state": [one dict per parameter,
+            in parameter order: "step" and the named buffers, or {} before its first step]}.
+        """
+        state = []
+        for s in self.state:
+            entry = {k: v for k, v in s.items() if k not in self.STATE_ARRAYS and k != "scratch"}
+            entry.update({k: to_numpy(s[k]).copy() for k in self.STATE_ARRAYS if k in s})
+            state.append(entry)
+        settings = {name: _plain(getattr(self, name)) for name in self.HYPERPARAMETERS}
+        return {"type": type(self).__name__, **settings, "state": state}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved; buffers land on each parameter's device.
+
+        Raises:
+            ValueError: when the optimiser type, the number of parameters or a buffer's shape differs.
+        """
+        kind = state_dict.get("type")
+        if kind != type(self).__name__:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: the state is for {kind!r}")
+        entries = state_dict["state"]
+        if len(entries) != len(self.params):
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: the state has {len(entries)} parameters, this optimiser {len(self.params)}"
+            )
+        for i, (p, entry) in enumerate(zip(self.params, entries)):
+            for name in self.STATE_ARRAYS:
+                if name in entry and tuple(np.shape(entry[name])) != p.shape:
+                    raise ValueError(
+                        f"{type(self).__name__}.load_state_dict: parameter {i} {name!r} has shape "
+                        f"{tuple(np.shape(entry[name]))}, expected {p.shape}"
+                    )
+        for name in self.HYPERPARAMETERS:
+            setattr(self, name, tuple(state_dict[name]) if isinstance(state_dict[name], list) else state_dict[name])
+        self._check_hyperparameters()
+        for i, (p, entry) in enumerate(zip(self.params, entries)):
+            self.state[i] = {
+                k: to_device(to_numpy(v).astype(p.dtype), p.device) if k in self.STATE_ARRAYS else v
+                for k, v in entry.items()
+            }
+
+    def _check_hyperparameters(self) -> None:
+        if not self.lr > 0:
+            raise ValueError(f"{type(self).__name__}: lr must be > 0, got {self.lr}")
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional momentum (PyTorch's formulation).
+
+        without momentum:  p <- p - lr g
+        with momentum:     b <- momentum b + g  (b = 0 before the first step);  p <- p - lr b
+
+    Args:
+        params: the tensors to train, e.g. ``net.parameters()``.
+        lr: learning rate (> 0).
+        momentum: in [0, 1); 0 for plain gradient descent.
+    """
+
+    STATE_ARRAYS = ("momentum_buffer",)
+    HYPERPARAMETERS = ("lr", "momentum")
+
+    def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0) -> None:
+        super().__init__(params)
+        self.lr, self.momentum = lr, momentum
+        self._check_hyperparameters()
+
+    def _check_hyperparameters(self) -> None:
+        super()._check_hyperparameters()
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"SGD: momentum must be in [0, 1), got {self.momentum}")
+
+    def step(self) -> None:
+        """One update of every parameter that has a gradient."""
+        buffers = ("momentum_buffer", "scratch") if self.momentum else ("scratch",)
+        for i, p in enumerate(self.params):
+            g = p.grad
+            if g is None:
+                continue
+            state = self._buffers(i, buffers)
+            xp, scratch = get_array_module(p.data), state["scratch"]
+            if self.momentum:
+                buf = state["momentum_buffer"]
+                buf *= self.momentum
+                buf += g
+                g = buf
+            state["step"] = state.get("step", 0) + 1
+            xp.multiply(g, self.lr, out=scratch)
+            p.data -= scratch
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba, 2015) with bias correction, the update of PyTorch's ``torch.optim.Adam``.
+
+    At step t, for each parameter p with gradient g:
+
+        m <- b1 m + (1 - b1) g                     first moment (gradient decay)
+        v <- b2 v + (1 - b2) g^2                   second moment (squared-gradient decay)
+        p <- p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+
+    The bias corrections undo the zero start of m and v: at t = 1 the update is
+    lr * g / (|g| + eps), a step of size lr whatever the gradient's scale.
+
+    Args:
+        params: the tensors to train.
+        lr: learning rate (> 0); the reference experiments use 1e-4 and 6e-5.
+        betas: (b1, b2), each in [0, 1); the reference experiments use (0.9, 0.99).
+        eps: added to the denominator (>= 0).
+    """
+
+    STATE_ARRAYS = ("m", "v")
+    HYPERPARAMETERS = ("lr", "betas", "eps")
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        super().__init__(params)
+        self.lr, self.betas, self.eps = lr, tuple(betas), eps
+        self._check_hyperparameters()
+
+    def _check_hyperparameters(self) -> None:
+        super()._check_hyperparameters()
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {self.betas}")
+        if not self.eps >= 0:
+            raise ValueError(f"Adam: eps must be >= 0, got {self.eps}")
+
+    def step(self) -> None:
+        """One update of every parameter that has a gradient (each keeps its own step count t)."""
+        b1, b2 = self.betas
+        for i, p in enumerate(self.params):
+            g = p.grad
+            if g is None:
+                continue
+            state = self._buffers(i, ("m", "v", "scratch"))
+            t = state["step"] = state.get("step", 0) + 1
+            xp, m, v, s = get_array_module(p.data), state["m"], state["v"], state["scratch"]
+            m *= b1                                 # m = b1 m + (1 - b1) g
+            xp.multiply(g, 1 - b1, out=s)
+            m += s
+            v *= b2                                 # v = b2 v + (1 - b2) g^2
+            xp.multiply(g, g, out=s)
+            s *= 1 - b2
+            v += s
+            xp.sqrt(v, out=s)                       # s = sqrt(v / (1 - b2^t)) + eps
+            s /= math.sqrt(1 - b2**t)
+            s += self.eps
+            xp.divide(m, s, out=s)                  # p -= lr / (1 - b1^t) * m / s
+            s *= self.lr / (1 - b1**t)
+            p.data -= s
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, so that a state dict survives a JSON round trip unchanged."""
+    return list(value) if isinstance(value, tuple) else value
