@@ -1,0 +1,91 @@
+"""What every example's training loop needs besides the math: device choice, a progress bar,
+a stop on a non-finite loss, and checkpoints that let an interrupted run continue exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from .backend import cuda_available
+from .checkpoint import load, save
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss."""
+
+
+def resolve_device(choice: str) -> str:
+    """"auto" -> "cuda" when CuPy sees a GPU, else "cpu"; "cpu"/"cuda" pass through."""
+    if choice == "auto":
+        return "cuda" if cuda_available() else "cpu"
+    return choice
+
+
+def progress_bar(total: int, initial: int = 0) -> tqdm:
+    """A bar showing iteration, elapsed time and rate; set the loss with ``bar.set_postfix``."""
+    return tqdm(total=total, initial=initial, unit="it", dynamic_ncols=True, mininterval=0.5)
+
+
+def check_finite(loss: float, iteration: int, last_finite: float | None) -> None:
+    """Stop training at the first NaN or infinite loss, saying when and why it may have happened."""
+    if math.isfinite(loss):
+        return
+    last = f"{last_finite:.6g}" if last_finite is not None else "none (the first loss was already non-finite)"
+    raise NonFiniteLossError(
+        f"the loss became {loss} at iteration {iteration}; the last finite loss was {last}. "
+        "Likely causes: a learning rate too high (try 10x lower), an unguarded loss (sqrt at distance 0, "
+        "log of a probability of exactly 0 or 1), or NaN/inf in the input images."
+    )
+
+
+def save_training_state(path: Path, iteration: int, losses: list[float], model: Any, optimizer: Any, sampler: Any) -> Path:
+    """Write model, optimiser, pair-sampler RNG, iteration and loss history to ``path`` atomically."""
+    save(
+        path,
+        iteration=iteration,
+        losses=losses,
+        model=model.state_dict(),
+        optimizer=optimizer.state_dict(),
+        sampler=sampler.state_dict(),
+    )
+    return path
+
+
+def load_training_state(path: Path, model: Any, optimizer: Any, sampler: Any) -> tuple[int, list[float]]:
+    """Restore what :func:`save_training_state` wrote; returns (iteration, losses)."""
+    state = load(path)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    sampler.load_state_dict(state["sampler"])
+    return int(state["iteration"]), [float(v) for v in state["losses"]]
+
+
+class InterruptFlag:
+    """Turn Ctrl-C (SIGINT) into a flag the loop checks between iterations.
+
+    A KeyboardInterrupt can land anywhere, say between an optimiser step and the bookkeeping
+    after it, leaving a state that no checkpoint describes. Inside ``with InterruptFlag() as stop:``
+    the first Ctrl-C only sets ``stop.requested``; the loop finishes its iteration, saves and exits.
+    A second Ctrl-C interrupts at once.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> InterruptFlag:
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        signal.signal(signal.SIGINT, self._previous)
