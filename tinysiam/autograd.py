@@ -153,7 +153,8 @@ def backward(output: Tensor, grad: Any = None, retain_graph: bool = False) -> No
 
     Args:
         output: the tensor to differentiate; a scalar unless ``grad`` is given.
-        grad: d(something)/d(output), same shape as output; defaults to 1 for a scalar.
+        grad: d(something)/d(output), same shape as output (cast to its dtype and device);
+            defaults to 1 for a scalar.
         retain_graph: keep the saved arrays so backward can run through the graph again.
             By default they are released as soon as they are used, to free memory.
     """
@@ -167,7 +168,8 @@ def backward(output: Tensor, grad: Any = None, retain_graph: bool = False) -> No
                 "pass grad= with the output's shape"
             )
         grad = xp.ones_like(output.data)
-    elif grad.shape != output.shape:
+    grad = xp.asarray(grad, dtype=output.dtype)  # on the output's device, in its dtype (no float64 creep)
+    if grad.shape != output.shape:
         raise ValueError(f"backward(): grad has shape {grad.shape}, expected the output's shape {output.shape}")
 
     grads = {id(output): grad}
@@ -176,8 +178,8 @@ def backward(output: Tensor, grad: Any = None, retain_graph: bool = False) -> No
         if g is None:
             continue
         node = tensor._node
-        if node is None:  # a leaf: accumulate
-            tensor.grad = g if tensor.grad is None else tensor.grad + g
+        if node is None:  # a leaf: accumulate (into an array of its own, never a shared or read-only view)
+            tensor.grad = g.copy() if tensor.grad is None else tensor.grad + g
             continue
         if node.released:
             raise RuntimeError(

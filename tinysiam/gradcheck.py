@@ -40,7 +40,8 @@ def gradcheck(
 
     Args:
         fn: takes ``inputs`` and returns a Tensor of any shape.
-        inputs: tensors; those that require grad are checked and must be float64.
+        inputs: tensors; those that require grad are checked and must be float64. Their data and
+            ``.grad`` are left as they were.
         eps: finite-difference step.
         atol, rtol: pass when |analytic - numeric| <= atol + rtol * |numeric| everywhere.
         seed: seeds the projection v and the random directions.
@@ -68,10 +69,14 @@ def gradcheck(
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
     projection = Tensor(_like(out, rng.standard_normal(out.shape)))
 
-    for t in inputs:
-        if isinstance(t, Tensor):
-            t.grad = None
+    tensors = [t for t in inputs if isinstance(t, Tensor)]
+    callers_grads = [t.grad for t in tensors]  # put back below: checking leaves .grad as it was
+    for t in tensors:
+        t.grad = None
     (out * projection).sum().backward()
+    analytic = {i: to_numpy(inputs[i].grad) if inputs[i].grad is not None else None for i in checked}
+    for t, grad in zip(tensors, callers_grads):
+        t.grad = grad
 
     def scalar(replaced_index: int, values: np.ndarray) -> float:
         args = list(inputs)
@@ -81,17 +86,17 @@ def gradcheck(
 
     for i in checked:
         x = to_numpy(inputs[i].data).astype(np.float64)  # a copy: the caller's array is never touched
-        analytic = to_numpy(inputs[i].grad) if inputs[i].grad is not None else np.zeros_like(x)
+        grad = analytic[i] if analytic[i] is not None else np.zeros_like(x)
         if x.size <= ELEMENTWISE_LIMIT:
-            _check_elementwise(i, x, analytic, scalar, eps, atol, rtol)
+            _check_elementwise(i, x, grad, scalar, eps, atol, rtol)
         else:
-            _check_directions(i, x, analytic, scalar, eps, atol, rtol, rng)
+            _check_directions(i, x, grad, scalar, eps, atol, rtol, rng)
     return True
 
 
 def _like(reference: Tensor, values: np.ndarray):
-    """``values`` as an array on ``reference``'s device."""
-    return to_device(np.ascontiguousarray(values), reference.device)
+    """``values`` as an array on ``reference``'s device, with its shape (0-d stays 0-d)."""
+    return to_device(np.asarray(values, order="C"), reference.device)
 
 
 def _check_elementwise(i, x, analytic, scalar, eps, atol, rtol) -> None:

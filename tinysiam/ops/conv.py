@@ -24,6 +24,7 @@ being kept: memory stays bounded whatever the batch size.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 from ..autograd import Context, Function
@@ -32,13 +33,14 @@ from ..backend import get_array_module
 COLUMN_BUDGET_BYTES = 64 * 2**20  # largest column matrix built at once (one chunk of the batch)
 
 
-def pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
-    """An int or a pair of ints as a (height, width) pair."""
-    if isinstance(value, int):
-        return value, value
-    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):
-        return value
-    raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+def pair(value: int | tuple[int, int], name: str, minimum: int = 1) -> tuple[int, int]:
+    """An int or a pair of ints (each >= ``minimum``) as a (height, width) pair."""
+    values = value if isinstance(value, tuple) else (value, value)
+    if len(values) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if min(values) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(values[0]), int(values[1])
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -98,7 +100,7 @@ class Conv2d(Function):
     def forward(ctx: Context, x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0) -> Any:
         _check_conv_inputs(x, weight, bias)
         xp = get_array_module(x)
-        (sh, sw), (ph, pw) = pair(stride, "stride"), pair(padding, "padding")
+        (sh, sw), (ph, pw) = pair(stride, "stride"), pair(padding, "padding", minimum=0)
         n, _, h, w = x.shape
         o, c, kh, kw = weight.shape
         oh, ow = output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)

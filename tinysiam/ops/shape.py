@@ -45,11 +45,13 @@ class Transpose(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, axes: Sequence[int] | None = None) -> Any:
-        axes = tuple(reversed(range(a.ndim))) if axes is None else tuple(axes)
-        if sorted(x % a.ndim for x in axes) != list(range(a.ndim)) or len(axes) != a.ndim:
-            raise ValueError(f"transpose: axes {axes} are not a permutation of the {a.ndim} axes of shape {a.shape}")
-        ctx.inverse = tuple(np.argsort([x % a.ndim for x in axes]))
-        return a.transpose(axes)
+        if axes is None:
+            axes = tuple(reversed(range(a.ndim)))
+        order = tuple(x + a.ndim if x < 0 else x for x in axes)  # -1 is the last axis
+        if sorted(order) != list(range(a.ndim)):
+            raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation of the {a.ndim} axes of shape {a.shape}")
+        ctx.inverse = tuple(int(i) for i in np.argsort(order))
+        return a.transpose(order)
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any]:
