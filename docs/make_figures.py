@@ -1,0 +1,208 @@
+"""Draw the course's figures from real tinysiam runs:  python docs/make_figures.py
+
+    figures/autodiff-graph.png   page 2: the graph of L = (ab + a)^2, values and adjoints
+    figures/im2col.png           page 5: an input and its column matrix
+    figures/optimisers.png       page 8: SGD, momentum and Adam on a stretched quadratic
+
+Each figure is computed here with tinysiam (nothing is typed in by hand), on the CPU, in seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import tinysiam  # noqa: E402
+from tinysiam import optim  # noqa: E402
+from tinysiam.autograd import unbroadcast  # noqa: E402
+from tinysiam.ops.conv import im2col  # noqa: E402
+
+FIGURES = Path(__file__).resolve().parent / "figures"
+RED = "#c0392b"
+BLUE = "#2e86c1"
+
+
+def save(fig: plt.Figure, name: str) -> None:
+    FIGURES.mkdir(exist_ok=True)
+    fig.savefig(FIGURES / name, dpi=100, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    print(f"wrote docs/figures/{name} ({(FIGURES / name).stat().st_size // 1024} KB)")
+
+
+# ----- page 2: the computation graph ---------------------------------------------------------
+def all_adjoints(output: tinysiam.Tensor) -> dict[int, float]:
+    """dL/dv for every tensor v of the graph, by the engine's loop (the version shown on page 2)."""
+    order, visited, stack = [], set(), [(output, False)]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+        elif id(tensor) not in visited:
+            visited.add(id(tensor))
+            stack.append((tensor, True))
+            if tensor._node is not None:
+                stack.extend((t, False) for t in tensor._node.inputs if t.requires_grad)
+    adjoint = {id(output): 1.0}
+    for tensor in reversed(order):
+        node = tensor._node
+        if node is None:
+            continue
+        for parent, g in zip(node.inputs, node.function.backward(node.ctx, adjoint[id(tensor)])):
+            if g is not None and parent.requires_grad:
+                adjoint[id(parent)] = adjoint.get(id(parent), 0.0) + unbroadcast(g, parent.shape)
+    return {key: float(value) for key, value in adjoint.items()}
+
+
+def autodiff_graph() -> None:
+    a = tinysiam.tensor(2.0, requires_grad=True)
+    b = tinysiam.tensor(-3.0, requires_grad=True)
+    c = a * b
+    d = c + a
+    L = d * d
+    adjoint = all_adjoints(L)
+    nodes = {  # name: (tensor, position, label of the op that made it)
+        "a": (a, (0.0, 1.0), "a (leaf)"),
+        "b": (b, (0.0, 0.0), "b (leaf)"),
+        "c": (c, (1.6, 0.0), "c = a * b"),
+        "d": (d, (3.2, 1.0), "d = c + a"),
+        "L": (L, (4.8, 1.0), "L = d * d"),
+    }
+    names = {id(t): name for name, (t, _, _) in nodes.items()}
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    boxes = {}
+    for name, (t, (x, y), label) in nodes.items():
+        boxes[name] = ax.text(x, y, label, ha="center", va="center", fontsize=10, fontweight="bold",
+                              bbox=dict(boxstyle="round,pad=0.45", fc="#eaf2f8", ec=BLUE))
+        ax.text(x, y - 0.27, f"value {t.item():g}", ha="center", va="center", fontsize=9)
+        ax.text(x, y - 0.43, f"∂L/∂{name} = {adjoint[id(t)]:g}", ha="center", va="center", fontsize=9, color=RED)
+    # Edges come from the recorded graph: each node's inputs, labelled with d(out)/d(input).
+    for name, (t, (x1, y1), _) in nodes.items():
+        if t._node is None:
+            continue
+        inputs = [names[id(p)] for p in t._node.inputs]
+        for k, parent in enumerate(inputs):
+            local = {"Mul": t._node.inputs[1 - k].item(), "Add": 1.0}[t._node.function.__name__]
+            twice = inputs.count(parent) == 2
+            bend = (0.5 if k == 0 else -0.5) if twice else 0.0
+            ax.annotate("", xy=(0, 0.5), xycoords=boxes[name], xytext=(1, 0.5), textcoords=boxes[parent],
+                        arrowprops=dict(arrowstyle="-|>", color="0.35", lw=1.2, shrinkA=6, shrinkB=6,
+                                        connectionstyle=f"arc3,rad={bend}"))
+            x0, y0 = nodes[parent][1]
+            mx, my = (x0 + x1) / 2, (y0 + y1) / 2 + (0.3 if bend < 0 else -0.3 if bend > 0 else 0.0)
+            ax.text(mx, my, f"∂{name}/∂{parent} = {local:g}", ha="center", va="center", fontsize=8.5,
+                    color="0.25", bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none"))
+    ax.set_xlim(-0.6, 5.4)
+    ax.set_ylim(-0.6, 1.45)
+    ax.axis("off")
+    ax.set_title("L = (a·b + a)², forward values (black) and adjoints ∂L/∂v (red)", fontsize=11)
+    save(fig, "autodiff-graph.png")
+
+
+# ----- page 5: im2col -------------------------------------------------------------------------
+def grid(ax: plt.Axes, values: np.ndarray, highlight: np.ndarray, title: str, fmt: str = "{:g}") -> None:
+    """Draw a 2-D array as a table of numbers, the highlighted cells shaded."""
+    rows, cols = values.shape
+    ax.imshow(np.where(highlight, 1.0, 0.0), cmap="Blues", vmin=0, vmax=2.5, aspect="equal")
+    for r in range(rows):
+        for c in range(cols):
+            ax.text(c, r, fmt.format(values[r, c]), ha="center", va="center", fontsize=10)
+    ax.set_xticks(np.arange(cols + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(rows + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="0.6", lw=0.8)
+    ax.tick_params(which="both", length=0)
+    ax.set_title(title, fontsize=10)
+
+
+def im2col_figure() -> None:
+    c, h, k = 2, 3, 2
+    x = np.concatenate([np.arange(9.0), 10 + np.arange(9.0)]).reshape(1, c, h, h)  # (N, C, H, W): 0..8, 10..18
+    oh = h - k + 1
+    cols = im2col(x, k, k, (1, 1), (oh, oh))  # (C*k*k, N*OH*OW) = (8, 4)
+    chosen = 1  # the output pixel (oh, ow) = (0, 1)
+    fig = plt.figure(figsize=(8.6, 3.6))
+    spec = fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.5], hspace=0.5)
+    for channel in range(c):
+        ax = fig.add_subplot(spec[channel, 0])
+        window = np.zeros((h, h), bool)
+        window[0:k, 1 : 1 + k] = True
+        grid(ax, x[0, channel], window, f"x[0, {channel}]  (H, W) = ({h}, {h})")
+        ax.set_xticks(range(h))
+        ax.set_yticks(range(h))
+    ax = fig.add_subplot(spec[:, 2])
+    grid(ax, cols, np.arange(cols.shape[1])[None, :] == chosen,
+         f"cols = im2col(x): ({c}·{k}·{k}, N·OH·OW) = {cols.shape}")
+    ax.set_yticks(range(cols.shape[0]),
+                  [f"c={ci} i={i} j={j}" for ci in range(c) for i in range(k) for j in range(k)], fontsize=8)
+    ax.set_xticks(range(cols.shape[1]), [f"({r},{q})" for r in range(oh) for q in range(oh)], fontsize=8)
+    ax.set_xlabel("output pixel (oh, ow)", fontsize=9)
+    text_ax = fig.add_subplot(spec[:, 1])
+    text_ax.axis("off")
+    text_ax.text(0.5, 0.5, "the 2x2 window of output\npixel (0, 1), in both\nchannels, becomes\ncolumn 1"
+                 "\n\n⟶\n\nout = W.reshape(O, 8) @ cols\n(O, 8) @ (8, 4) = (O, 4)",
+                 ha="center", va="center", fontsize=9.5)
+    save(fig, "im2col.png")
+
+
+# ----- page 8: optimisers ---------------------------------------------------------------------
+SCALES = np.array([1.0, 25.0])  # f(w) = 0.5 (w1^2 + 25 w2^2): 25 times steeper across than along
+START = np.array([-4.0, 1.2])
+
+
+def quadratic(w: tinysiam.Tensor) -> tinysiam.Tensor:
+    return 0.5 * (tinysiam.tensor(SCALES) * w * w).sum()
+
+
+def run(make_optimiser, steps: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise the quadratic with a tinysiam optimiser; the path of w and the losses."""
+    w = tinysiam.nn.Parameter(START.copy())
+    opt = make_optimiser([w])
+    path, losses = [w.numpy().copy()], []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = quadratic(w)
+        loss.backward()
+        opt.step()
+        path.append(w.numpy().copy())
+        losses.append(loss.item())
+    return np.array(path), np.array(losses)
+
+
+OPTIMISERS = {  # label: the optimiser (the page 8 runs use the same settings)
+    "SGD, lr 0.035": lambda p: optim.SGD(p, lr=0.035),
+    "SGD + momentum 0.8, lr 0.015": lambda p: optim.SGD(p, lr=0.015, momentum=0.8),
+    "Adam, lr 0.1, betas (0.9, 0.99)": lambda p: optim.Adam(p, lr=0.1, betas=(0.9, 0.99)),
+}
+
+
+def optimisers_figure() -> None:
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1.4, 1]})
+    u, v = np.meshgrid(np.linspace(-4.5, 1.5, 200), np.linspace(-1.6, 1.6, 200))
+    left.contour(u, v, 0.5 * (SCALES[0] * u**2 + SCALES[1] * v**2), levels=np.geomspace(0.05, 40, 10),
+                 colors="0.8", linewidths=0.8)
+    for (label, make), colour in zip(OPTIMISERS.items(), [BLUE, "#27ae60", RED]):
+        path, losses = run(make)
+        left.plot(path[:, 0], path[:, 1], ".-", color=colour, lw=1, ms=3, label=label)
+        right.semilogy(np.arange(1, len(losses) + 1), losses, color=colour, label=label)
+    left.plot(*START, "ko", ms=4)
+    left.plot(0, 0, "k*", ms=9)
+    left.set_xlabel("$w_1$")
+    left.set_ylabel("$w_2$")
+    left.set_title(r"$f(w) = \frac{1}{2}(w_1^2 + 25\,w_2^2)$, 60 steps from $(-4, 1.2)$", fontsize=10)
+    left.legend(fontsize=8, loc="lower right")
+    right.set_xlabel("step")
+    right.set_ylabel("f(w) before the step")
+    right.set_title("loss", fontsize=10)
+    right.grid(alpha=0.3)
+    fig.tight_layout()
+    save(fig, "optimisers.png")
+
+
+if __name__ == "__main__":
+    autodiff_graph()
+    im2col_figure()
+    optimisers_figure()
