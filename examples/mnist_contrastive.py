@@ -40,7 +40,14 @@ from tinysiam import losses, models, nn, optim, plot
 from tinysiam.data import DataError, PairSampler, load_mnist, synthetic_digits
 from tinysiam.metrics import knn_accuracy, nearest_neighbours, precision_at_k
 from tinysiam.training import (
-    InterruptFlag, check_finite, load_training_state, progress_bar, resolve_device, save_training_state,
+    InterruptFlag,
+    add_run_arguments,
+    check_finite,
+    check_run_arguments,
+    load_training_state,
+    progress_bar,
+    resolve_device,
+    save_training_state,
 )
 
 PRESETS = {
@@ -64,13 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=None, help="learning rate (preset: 1e-4)")
     parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam",
                         help="adam (decays 0.9/0.99, the reference) or plain gradient descent")
-    parser.add_argument("--seed", type=int, default=0, help="seeds weights, pairs and synthetic data")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--out", type=Path, default=Path("runs/mnist_contrastive"), help="folder for figures, metrics, checkpoints")
-    parser.add_argument("--checkpoint-every", type=int, default=0, metavar="N", help="save a checkpoint every N iterations")
-    parser.add_argument("--resume", type=Path, default=None, metavar="PATH", help="continue from a checkpoint")
-    parser.add_argument("--no-show", action="store_true", help="save the figures without opening windows")
+    add_run_arguments(parser, default_out=Path("runs/mnist_contrastive"))
     args = parser.parse_args(argv)
+    check_run_arguments(parser, args)
     for name, value in PRESETS[args.preset].items():
         if getattr(args, name, None) is None:
             setattr(args, name, value)

@@ -3,6 +3,7 @@
 Arrays live on NumPy ("cpu") or CuPy ("cuda"); the same op code serves both.
 """
 
+from .anomaly import AnomalyError, detect_anomaly
 from .autograd import Context, Function, is_grad_enabled, no_grad
 from .backend import cuda_available
 from .gradcheck import GradcheckError, gradcheck
@@ -14,6 +15,7 @@ from .checkpoint import CheckpointError, load, save
 from .random import default_generator, manual_seed
 
 __all__ = [
+    "AnomalyError", "detect_anomaly",
     "Context", "Function", "GradcheckError", "Tensor", "concatenate", "cuda_available", "gradcheck",
     "is_grad_enabled", "no_grad", "stack", "tensor",
     "CheckpointError", "default_generator", "load", "losses", "manual_seed", "nn", "optim", "save",

@@ -15,6 +15,9 @@ reverse topological order, asks each node for its input gradients, sums each gra
 its input's shape (broadcasting is undone here, in one place) and accumulates gradients of
 tensors used more than once, so the shared weights of a twin network receive the sum of both
 branches.
+
+Inside ``with tinysiam.detect_anomaly():`` both passes also check each op's result for NaN and
+inf (see :mod:`tinysiam.anomaly`); outside it, that costs one flag check per op.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
+from .anomaly import AnomalyMode, call_site, check_backward, check_forward
 from .backend import get_array_module
 
 if TYPE_CHECKING:
@@ -82,6 +86,7 @@ class Node:
     ctx: Context
     inputs: tuple[Tensor, ...]
     released: bool = False
+    created_at: str | None = None  # the line that ran the op, kept in anomaly mode only
 
 
 class Function:
@@ -121,6 +126,10 @@ class Function:
         out = Tensor._from_op(data, requires_grad=record)
         if record:
             out._node = Node(cls, ctx, inputs)
+        if AnomalyMode.enabled:  # opt-in NaN/inf checks, see tinysiam.anomaly
+            check_forward(cls.__name__, inputs, data)
+            if record:
+                out._node.created_at = call_site()
         return out
 
 
@@ -192,6 +201,8 @@ def backward(output: Tensor, grad: Any = None, retain_graph: bool = False) -> No
                 f"{node.function.__name__}.backward returned {len(input_grads)} gradients "
                 f"for {len(node.inputs)} inputs"
             )
+        if AnomalyMode.enabled:
+            check_backward(node.function.__name__, node.inputs, g, input_grads, node.created_at)
         for parent, parent_grad in zip(node.inputs, input_grads):
             if parent_grad is None or not parent.requires_grad:
                 continue

@@ -10,18 +10,27 @@
   numerically safest form.
 
 Pair labels follow the reference: y = 1 for a similar pair, 0 for a dissimilar one.
+
+What is checked: shapes, dtypes (float32 or float64), empty batches, labels outside {0, 1} and
+probabilities outside [0, 1] raise a ValueError or TypeError naming the argument. NaN or inf in
+the embeddings, probabilities or logits is NOT checked here: it propagates into the loss, where
+:func:`tinysiam.training.check_finite` stops the training loop, and
+:func:`tinysiam.detect_anomaly` names the op that first produced it. (A NaN there is a symptom of
+trouble upstream, such as a diverging network, that the loss cannot name; checking it would also
+cost a GPU synchronisation per call.)
 """
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
 
 from . import functional as F
 from .autograd import Context, Function
-from .backend import get_array_module
-from .tensor import Tensor, tensor
+from .backend import get_array_module, to_numpy
+from .tensor import Tensor, check_float, tensor
 
 REDUCTIONS = ("sum", "mean", "none")
 
@@ -61,8 +70,12 @@ def contrastive_loss(
         >>> loss = contrastive_loss(f1, f2, y, margin=0.3)
     """
     _check_reduction("contrastive_loss", reduction)
+    check_float("contrastive_loss", "f1", f1)
+    check_float("contrastive_loss", "f2", f2)
     if f1.ndim != 2 or f1.shape != f2.shape:
         raise ValueError(f"contrastive_loss: f1 and f2 must both be (N, D) with one shape, got f1 {f1.shape} and f2 {f2.shape}")
+    _check_not_empty("contrastive_loss", "f1", f1)
+    _check_numbers("contrastive_loss", margin=margin, eps=eps)
     if not margin > 0:
         raise ValueError(f"contrastive_loss: margin must be > 0, got {margin}")
     if not eps >= 0:
@@ -94,11 +107,22 @@ def binary_cross_entropy(p: Tensor, y: Tensor | Any, eps: float | None = None, r
 
     Returns:
         A scalar tensor (or (N,) for reduction="none").
+
+    Raises:
+        ValueError: p outside [0, 1] (logits belong in :func:`binary_cross_entropy_with_logits`),
+            labels other than 0 and 1, an empty batch; NaN in p is not checked (see the top).
     """
     _check_reduction("binary_cross_entropy", reduction)
     p = _pair_scores("binary_cross_entropy", p, "p")
     y = _labels("binary_cross_entropy", y, p.shape[0], p)
+    xp = get_array_module(p.data)
+    if bool(xp.any((p.data < 0) | (p.data > 1))):  # NaN compares False: it propagates (see the top)
+        raise ValueError(
+            f"binary_cross_entropy: p must hold probabilities in [0, 1], got values from {float(xp.nanmin(p.data)):.4g} "
+            f"to {float(xp.nanmax(p.data)):.4g}; for logits use binary_cross_entropy_with_logits"
+        )
     eps = float(np.finfo(p.dtype).eps) if eps is None else eps
+    _check_numbers("binary_cross_entropy", eps=eps)
     if not 0 <= eps < 0.5:
         raise ValueError(f"binary_cross_entropy: eps must be in [0, 0.5), got {eps}")
     p = p.clip(eps, 1 - eps)
@@ -169,12 +193,25 @@ def _reduce(per_pair: Tensor, reduction: str) -> Tensor:
 
 
 def _pair_scores(name: str, scores: Tensor, what: str) -> Tensor:
-    """(N,) or (N, 1) scores as (N,)."""
+    """(N,) or (N, 1) float scores as (N,), N >= 1."""
+    check_float(name, what, scores)
     if scores.ndim == 2 and scores.shape[1] == 1:
-        return scores.reshape(scores.shape[0])
+        scores = scores.reshape(scores.shape[0])
     if scores.ndim != 1:
         raise ValueError(f"{name}: {what} must have shape (N,) or (N, 1), got {scores.shape}")
+    _check_not_empty(name, what, scores)
     return scores
+
+
+def _check_not_empty(name: str, what: str, scores: Tensor) -> None:
+    if scores.shape[0] == 0:
+        raise ValueError(f"{name}: {what} is an empty batch, shape {scores.shape}; a loss needs at least one pair")
+
+
+def _check_numbers(name: str, **values: Any) -> None:
+    for what, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name}: {what} must be a number, got {type(value).__name__} {value!r}")
 
 
 def _labels(name: str, y: Tensor | Any, n: int, like: Tensor) -> Tensor:
@@ -187,6 +224,10 @@ def _labels(name: str, y: Tensor | Any, n: int, like: Tensor) -> Tensor:
         raise ValueError(f"{name}: y must have one entry per pair, shape ({n},), got shape {shape}")
     labels = tensor(data.reshape(n), dtype=like.dtype, device=like.device)
     xp = get_array_module(labels.data)
-    if not bool(xp.all((labels.data == 0) | (labels.data == 1))):
-        raise ValueError(f"{name}: y must hold pair labels 0 (dissimilar) or 1 (similar), got other values")
+    other = ~((labels.data == 0) | (labels.data == 1))
+    if bool(xp.any(other)):
+        found = np.unique(to_numpy(labels.data[other]))
+        raise ValueError(
+            f"{name}: y must hold pair labels 0 (dissimilar) or 1 (similar), got also {found[:5].tolist()}"
+        )
     return labels

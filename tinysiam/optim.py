@@ -17,6 +17,7 @@ tensors. Parameters whose ``.grad`` is None (unused in this iteration) are skipp
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Iterable
 
 import numpy as np
@@ -36,10 +37,19 @@ class Optimizer:
     HYPERPARAMETERS: tuple[str, ...] = ()
 
     def __init__(self, params: Iterable[Tensor]) -> None:
+        if isinstance(params, Tensor) or not hasattr(params, "__iter__"):
+            raise TypeError(
+                f"{type(self).__name__}: params must be an iterable of tensors such as net.parameters(), "
+                f"got {type(params).__name__}"
+            )
         unique: dict[int, Tensor] = {}
         for i, p in enumerate(params):
             if not isinstance(p, Tensor) or not p.requires_grad:
-                raise TypeError(f"{type(self).__name__}: parameter {i} is not a tensor that requires grad")
+                got = type(p).__name__ if not isinstance(p, Tensor) else "a tensor with requires_grad=False"
+                raise TypeError(
+                    f"{type(self).__name__}: parameter {i} must be a tensor that requires grad "
+                    f"(pass net.parameters()), got {got}"
+                )
             unique.setdefault(id(p), p)
         if not unique:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
@@ -115,6 +125,7 @@ class Optimizer:
             }
 
     def _check_hyperparameters(self) -> None:
+        _check_numbers(type(self).__name__, lr=self.lr)
         if not self.lr > 0:
             raise ValueError(f"{type(self).__name__}: lr must be > 0, got {self.lr}")
 
@@ -141,6 +152,7 @@ class SGD(Optimizer):
 
     def _check_hyperparameters(self) -> None:
         super()._check_hyperparameters()
+        _check_numbers("SGD", momentum=self.momentum)
         if not 0 <= self.momentum < 1:
             raise ValueError(f"SGD: momentum must be in [0, 1), got {self.momentum}")
 
@@ -193,12 +205,15 @@ class Adam(Optimizer):
         eps: float = 1e-8,
     ) -> None:
         super().__init__(params)
-        self.lr, self.betas, self.eps = lr, tuple(betas), eps
+        self.lr, self.betas, self.eps = lr, tuple(betas) if isinstance(betas, (tuple, list)) else betas, eps
         self._check_hyperparameters()
 
     def _check_hyperparameters(self) -> None:
         super()._check_hyperparameters()
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+        if not isinstance(self.betas, tuple) or len(self.betas) != 2:
+            raise TypeError(f"Adam: betas must be a pair (b1, b2), got {self.betas!r}")
+        _check_numbers("Adam", b1=self.betas[0], b2=self.betas[1], eps=self.eps)
+        if not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {self.betas}")
         if not self.eps >= 0:
             raise ValueError(f"Adam: eps must be >= 0, got {self.eps}")
@@ -226,6 +241,12 @@ class Adam(Optimizer):
             xp.divide(m, s, out=s)                  # p -= lr / (1 - b1^t) * m / s
             s *= self.lr / (1 - b1**t)
             p.data -= s
+
+
+def _check_numbers(name: str, **values: Any) -> None:
+    for what, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name}: {what} must be a number, got {type(value).__name__} {value!r}")
 
 
 def _plain(value: Any) -> Any:

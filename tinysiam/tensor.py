@@ -237,13 +237,57 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: st
     """
     if isinstance(data, Tensor):
         data = data.data
+    if dtype is not None:
+        dtype = _numeric_dtype(dtype, "dtype")
     if dtype is None and not hasattr(data, "dtype"):
-        probe = np.asarray(data)
-        dtype = _FLOAT_DEFAULT if probe.dtype.kind == "f" else probe.dtype
+        probe = _from_python(data)
+        dtype = _FLOAT_DEFAULT if probe.dtype.kind == "f" else _numeric_dtype(probe.dtype, "data")
     if hasattr(data, "dtype"):  # an array (or numpy scalar): move it first, then copy
+        _numeric_dtype(data.dtype, "data")
         data = to_device(data, device)
     array = array_module(device).array(data, dtype=dtype)
     return Tensor(array, requires_grad=requires_grad)
+
+
+def check_float(where: str, name: str, x: Any) -> Tensor:
+    """Return ``x`` if it is a float32 or float64 Tensor, the dtypes layers and losses compute in.
+
+    Raises:
+        TypeError: naming ``where`` (e.g. "Dense") and ``name`` (e.g. "x") when x is not a Tensor
+            (a numpy array, say) or has another dtype (integer images, float16).
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{where}: {name} must be a Tensor, got {type(x).__name__}; wrap arrays with tinysiam.tensor(...)")
+    if x.dtype not in (np.float32, np.float64):
+        hint = "; integer images? convert them with images.astype(np.float32) / 255" if x.dtype.kind in "biu" else ""
+        raise TypeError(f"{where}: {name} must be float32 or float64, got {x.dtype}{hint}")
+    return x
+
+
+def _from_python(data: Any) -> np.ndarray:
+    """A number or nested list as a numpy array, with a clear error for ragged lists."""
+    try:
+        return np.asarray(data)
+    except ValueError:
+        raise ValueError(
+            f"tensor: data must be a number or a rectangular nested list (rows of equal length), got ragged {_short(data)}"
+        ) from None
+
+
+def _numeric_dtype(dtype: Any, what: str) -> np.dtype:
+    """``dtype`` as a numpy dtype, if it is one of numbers (bool, int, float)."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"tensor: dtype must be a numpy dtype such as 'float32', got {dtype!r}") from None
+    if dtype.kind not in "biuf":
+        raise TypeError(f"tensor: {what} must hold numbers (bool, int or float), got dtype {dtype}")
+    return dtype
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 from . import ops  # noqa: E402  (ops import Tensor; imported last to close the cycle)

@@ -4,6 +4,7 @@ a stop on a non-finite loss, and checkpoints that let an interrupted run continu
 
 from __future__ import annotations
 
+import argparse
 import math
 import signal
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .backend import cuda_available
+from .backend import DEVICES, cuda_available
 from .checkpoint import load, save
 
 
@@ -23,7 +24,31 @@ def resolve_device(choice: str) -> str:
     """"auto" -> "cuda" when CuPy sees a GPU, else "cpu"; "cpu"/"cuda" pass through."""
     if choice == "auto":
         return "cuda" if cuda_available() else "cpu"
+    if choice not in DEVICES:
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {choice!r}")
     return choice
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, default_out: Path) -> None:
+    """Add the flags every example shares: --seed, --device, --out, checkpoints, --no-show."""
+    parser.add_argument("--seed", type=int, default=0, help="seeds weights, pairs and any generated data (>= 0)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                        help="auto: cuda when CuPy sees a GPU, else cpu")
+    parser.add_argument("--out", type=Path, default=default_out, help="folder for figures, metrics, checkpoints")
+    parser.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
+                        help="save a checkpoint every N iterations (0: only on Ctrl-C)")
+    parser.add_argument("--resume", type=Path, default=None, metavar="PATH", help="continue from a checkpoint")
+    parser.add_argument("--no-show", action="store_true", help="save the figures without opening windows")
+
+
+def check_run_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Turn bad values of the shared flags into argparse errors instead of tracebacks later."""
+    if args.seed < 0:
+        parser.error(f"--seed must be >= 0, got {args.seed}")
+    if args.checkpoint_every < 0:
+        parser.error(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
+    if args.resume is not None and not args.resume.is_file():
+        parser.error(f"--resume: no checkpoint file at {args.resume}")
 
 
 def progress_bar(total: int, initial: int = 0) -> tqdm:

@@ -62,7 +62,8 @@ class PairSampler:
         within_group: draw the two classes of a dissimilar pair from the same group.
 
     Raises:
-        ValueError: on mismatched lengths, fewer than 2 classes, no class with 2 images (a class
+        TypeError: when ``images`` is not an array (a list, say).
+        ValueError: on a negative or non-integer seed, mismatched lengths, fewer than 2 classes, no class with 2 images (a class
             with a single image is simply never used for similar pairs), or, with
             ``within_group``, a class spread over several groups or no group with 2 classes.
 
@@ -79,6 +80,12 @@ class PairSampler:
         groups: Any = None,
         within_group: bool = False,
     ) -> None:
+        if not hasattr(images, "shape") or len(images.shape) < 1:
+            raise TypeError(
+                f"images must be a NumPy or CuPy array of shape (N, ...), got {type(images).__name__}"
+            )
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
         labels = np.asarray(labels)
         if labels.ndim != 1 or len(labels) != len(images):
             raise ValueError(

@@ -10,14 +10,14 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
 from .. import functional as F
 from ..ops.conv import pair
 from ..random import resolve_rng
-from ..tensor import Tensor
+from ..tensor import Tensor, check_float
 from .init import check_init, initial_parameters
 from .module import Module, Parameter
 
@@ -35,6 +35,10 @@ class Dense(Module):
         weight: (out_features, in_features), float32.
         bias: (out_features,), float32.
 
+    Raises (when called):
+        TypeError: x is not a float32 or float64 Tensor (integer images, float16, a numpy array).
+        ValueError: x is not (N, in_features), is empty (N = 0), or is on another device.
+
     Example:
         >>> layer = Dense(784, 1024)
         >>> layer(tinysiam.tensor(np.zeros((5, 784), np.float32))).shape
@@ -42,13 +46,14 @@ class Dense(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, init: str = "he", rng: np.random.Generator | None = None) -> None:
-        _check_positive(in_features=in_features, out_features=out_features)
+        _check_positive("Dense", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features, self.init = in_features, out_features, check_init(init)
         weight, bias = initial_parameters(init, (out_features, in_features), in_features, out_features, resolve_rng(rng))
         self.weight = Parameter(weight)
         self.bias = Parameter(bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        _check_batch(self, x, ("N", self.in_features))
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -69,6 +74,10 @@ class Conv2d(Module):
         weight: (out_channels, in_channels, kh, kw), float32.
         bias: (out_channels,), float32.
 
+    Raises (when called):
+        TypeError: x is not a float32 or float64 Tensor.
+        ValueError: x is not (N, in_channels, H, W), is empty, or is on another device.
+
     Example:
         >>> conv = Conv2d(1, 64, 10, init="narrow-normal")
         >>> conv(tinysiam.tensor(np.zeros((2, 1, 105, 105), np.float32))).shape
@@ -85,8 +94,10 @@ class Conv2d(Module):
         init: str = "he",
         rng: np.random.Generator | None = None,
     ) -> None:
-        _check_positive(in_channels=in_channels, out_channels=out_channels)
-        kh, kw = pair(kernel_size, "kernel_size")
+        _check_positive("Conv2d", in_channels=in_channels, out_channels=out_channels)
+        kh, kw = pair(kernel_size, "Conv2d: kernel_size")
+        pair(stride, "Conv2d: stride")
+        pair(padding, "Conv2d: padding", minimum=0)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
         self.stride, self.padding, self.init = stride, padding, check_init(init)
         shape = (out_channels, in_channels, kh, kw)
@@ -95,6 +106,7 @@ class Conv2d(Module):
         self.bias = Parameter(bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        _check_batch(self, x, ("N", self.in_channels, "H", "W"))
         return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
 
     def extra_repr(self) -> str:
@@ -109,6 +121,9 @@ class MaxPool2d(Module):
     """Max over kernel_size windows, stride defaulting to kernel_size (x: (N, C, H, W))."""
 
     def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None) -> None:
+        pair(kernel_size, "MaxPool2d: kernel_size")
+        if stride is not None:
+            pair(stride, "MaxPool2d: stride")
         self.kernel_size, self.stride = kernel_size, stride
 
     def forward(self, x: Tensor) -> Tensor:
@@ -136,6 +151,8 @@ class Flatten(Module):
     """(N, C, H, W) -> (N, C*H*W): every axis from ``start_dim`` on merged into one."""
 
     def __init__(self, start_dim: int = 1) -> None:
+        if isinstance(start_dim, bool) or not isinstance(start_dim, (int, np.integer)) or start_dim < 0:
+            raise ValueError(f"Flatten: start_dim must be a non-negative int, got {start_dim!r}")
         self.start_dim = start_dim
 
     def forward(self, x: Tensor) -> Tensor:
@@ -183,7 +200,25 @@ class Sequential(Module):
         return len(self.layers)
 
 
-def _check_positive(**sizes: int) -> None:
+def _check_batch(layer: Dense | Conv2d, x: Any, shape: tuple[int | str, ...]) -> None:
+    """Raise unless x is a non-empty float batch of ``shape`` on the layer's device.
+
+    ``shape`` mixes sizes that must match (ints) with names of free sizes, e.g. ("N", 784).
+    """
+    name = type(layer).__name__
+    check_float(name, "x", x)
+    if x.ndim != len(shape) or any(isinstance(s, int) and s != n for s, n in zip(shape, x.shape)):
+        raise ValueError(f"{name}: x must have shape ({', '.join(map(str, shape))}), got {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name}: x is an empty batch, shape {x.shape}; give at least one example")
+    if x.device != layer.weight.device:
+        raise ValueError(
+            f"{name}: x is on {x.device!r} but the layer's parameters are on {layer.weight.device!r}; "
+            "move one of them with .to(device)"
+        )
+
+
+def _check_positive(layer: str, **sizes: int) -> None:
     for name, size in sizes.items():
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
-            raise ValueError(f"{name} must be a positive int, got {size!r}")
+            raise ValueError(f"{layer}: {name} must be a positive int, got {size!r}")

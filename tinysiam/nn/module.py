@@ -19,6 +19,7 @@ network) is visited once, so each parameter is listed once and gets one entry in
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any, Iterator
 
 import numpy as np
@@ -62,6 +63,12 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *inputs: Any) -> Any:
+        for i, x in enumerate(inputs):
+            if hasattr(x, "__array__") and not isinstance(x, Tensor):  # a numpy or cupy array
+                raise TypeError(
+                    f"{type(self).__name__}: input {i} must be a Tensor, got {type(x).__name__}; "
+                    "wrap arrays with tinysiam.tensor(x, device=...)"
+                )
         return self.forward(*inputs)
 
     # ----- what the module holds -----------------------------------------------------------
@@ -156,8 +163,11 @@ class Module:
         The values are cast to each parameter's dtype and copied to its device.
 
         Raises:
+            TypeError: ``state`` is not a dict.
             ValueError: listing the missing, unexpected and mis-shaped entries (expected vs found shape).
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict into {type(self).__name__}: state must be a dict of arrays, got {type(state).__name__}")
         params = OrderedDict(self.named_parameters())
         problems = [f"missing entry {name!r} (expected shape {p.shape})" for name, p in params.items() if name not in state]
         problems += [f"unexpected entry {name!r}" for name in state if name not in params]
