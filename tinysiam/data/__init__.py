@@ -3,6 +3,7 @@
 Everything here returns host NumPy arrays: images float32 (N, 1, H, W) in [0, 1], ink high.
 """
 
+from .augment import random_affine
 from .errors import DataError
 from .grid import tile_images
 from .idx import read_idx
@@ -13,5 +14,5 @@ from .synthetic import synthetic_digits
 
 __all__ = [
     "DataError", "OmniglotSplit", "OneShotRun", "PairSampler", "load_mnist", "load_omniglot",
-    "load_omniglot_runs", "read_idx", "synthetic_digits", "tile_images",
+    "load_omniglot_runs", "random_affine", "read_idx", "synthetic_digits", "tile_images",
 ]

@@ -1,0 +1,130 @@
+"""examples/omniglot_bce.py and its networks: a smoke run of the cpu preset, exact resume, and
+the shapes of the published network layer by layer."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tinysiam
+from tinysiam import models, nn
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "omniglot_bce.py"
+FIGURES = ["training_images.png", "pairs.png", "loss.png", "test_pairs.png", "one_shot_trial.png"]
+SMOKE = ["--classes", "20", "--eval-pairs", "200"]
+
+
+def run_example(data_root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, MPLBACKEND="Agg", TINYSIAM_DATA=str(data_root))
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--no-show", "--device", "cpu", *args],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def load_example():
+    """The example as a module (for its argument parser), without running main."""
+    spec = importlib.util.spec_from_file_location("omniglot_bce", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cpu_smoke_run_writes_every_figure_and_sane_metrics(tmp_path, shared_data):
+    result = run_example(shared_data, *SMOKE, "--iterations", "5", "--out", str(tmp_path))
+    assert "one-shot" in result.stdout and "pair accuracy" in result.stdout
+    for name in FIGURES:
+        assert (tmp_path / name).stat().st_size > 1000, name
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["preset"] == "cpu" and m["device"] == "cpu"
+    assert m["train_characters"] == 20 and m["test_characters"] == 659
+    assert len(m["departures"]) >= 5 and all(isinstance(d, str) and d for d in m["departures"])
+    assert m["hyperparameters"]["image_size"] == 28 and m["hyperparameters"]["iterations"] == 5
+    assert np.isfinite(m["final_loss"]) and m["final_loss"] > 0 and m["ms_per_iteration"] > 0
+    assert len(m["pair_accuracy_reference_batches"]) == 5
+    assert m["pair_accuracy_reference"] == pytest.approx(np.mean(m["pair_accuracy_reference_batches"]))
+    assert m["eval_pairs"] == 200
+    low, high = m["pair_accuracy_ci95"]
+    assert 0 <= low <= m["pair_accuracy"] <= high <= 1
+    assert 0 <= m["roc_auc"] <= 1
+    low, high = m["one_shot_ci95"]
+    assert m["one_shot_trials"] == 400 and 0 <= low <= m["one_shot_accuracy"] <= high <= 1
+
+
+def test_resume_equals_uninterrupted_run(tmp_path, shared_data):
+    common = [*SMOKE, "--seed", "3", "--schedule", "constant"]  # cosine depends on --iterations
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    run_example(shared_data, *common, "--iterations", "4", "--out", str(straight))
+    run_example(shared_data, *common, "--iterations", "2", "--checkpoint-every", "2", "--out", str(split))
+    run_example(shared_data, *common, "--iterations", "4", "--resume", str(split / "checkpoint.npz"), "--out", str(split))
+    a = json.loads((straight / "metrics.json").read_text())
+    b = json.loads((split / "metrics.json").read_text())
+    assert a["final_loss"] == b["final_loss"]
+    assert a["pair_accuracy"] == b["pair_accuracy"] and a["roc_auc"] == b["roc_auc"]
+    assert a["one_shot_accuracy"] == b["one_shot_accuracy"]
+
+
+def test_paper_preset_is_the_published_setting():
+    args = load_example().parse_args(["--preset", "paper", "--device", "cpu"])
+    assert (args.size, args.network, args.head_init, args.loss) == (105, "koch", "narrow-normal", "bce")
+    assert (args.pairs, args.batch_pairs, args.iterations, args.lr, args.schedule) == ("random", 180, 10_000, 6e-5, "constant")
+    assert not args.augment
+    assert load_example().parse_args(["--device", "cpu"]).preset == "cpu"  # no GPU asked for: the cpu preset
+
+
+def test_bad_arguments_are_argparse_errors(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--iterations", "0", "--out", str(tmp_path)], capture_output=True, text=True
+    )
+    assert result.returncode == 2 and "--iterations must be positive" in result.stderr
+
+
+def shapes_through(net: nn.Sequential, x: np.ndarray) -> list[tuple[int, ...]]:
+    """The output shape of every layer of ``net`` for the input x."""
+    shapes, h = [], tinysiam.tensor(x)
+    with tinysiam.no_grad():
+        for layer in net:
+            h = layer(h)
+            shapes.append(h.shape)
+    return shapes
+
+
+def test_koch_net_shapes_layer_by_layer():
+    net = models.koch_net(np.random.default_rng(0))
+    shapes = shapes_through(net, np.random.default_rng(1).random((2, 1, 105, 105), dtype=np.float32))
+    assert shapes == [
+        (2, 64, 96, 96), (2, 64, 96, 96), (2, 64, 48, 48),      # conv 10x10, ReLU, pool
+        (2, 128, 42, 42), (2, 128, 42, 42), (2, 128, 21, 21),   # conv 7x7, ReLU, pool
+        (2, 128, 18, 18), (2, 128, 18, 18), (2, 128, 9, 9),     # conv 4x4, ReLU, pool
+        (2, 256, 5, 5), (2, 256, 5, 5),                         # conv 5x5, ReLU
+        (2, 6400), (2, 4096),                                   # flatten, Dense 6400 -> 4096
+    ]
+    assert net[-1].weight.shape == (4096, 6400)
+
+
+def test_omniglot_cpu_net_shapes_layer_by_layer():
+    size = models.OMNIGLOT_CPU_IMAGE_SIZE
+    net = models.omniglot_cpu_net(np.random.default_rng(0))
+    shapes = shapes_through(net, np.zeros((3, 1, size, size), np.float32))
+    assert [s[2:] for s in shapes[:9]] == [(28, 28), (28, 28), (14, 14), (14, 14), (14, 14), (7, 7), (7, 7), (7, 7), (3, 3)]
+    assert shapes[-2:] == [(3, 1152), (3, models.OMNIGLOT_CPU_FEATURES)]
+
+
+def test_similarity_head_scores_every_pair_by_broadcasting():
+    rng = np.random.default_rng(0)
+    head = models.SimilarityHead(6, init="he", rng=rng)
+    f = tinysiam.tensor(rng.standard_normal((5, 6)).astype(np.float32))
+    every = head(f[:, None], f[None, :])
+    i, j = np.triu_indices(5, 1)
+    assert every.shape == (5, 5)
+    np.testing.assert_allclose(every.numpy()[i, j], head(f[i], f[j]).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(every.numpy(), every.numpy().T, rtol=1e-6)  # |s1 - s2| is symmetric
