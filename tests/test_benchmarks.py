@@ -1,0 +1,97 @@
+"""Smoke tests of benchmarks/: every workload builds and trains one step at a tiny size.
+
+No timing is asserted. PyTorch is not needed; where it is installed, the PyTorch twin of each
+workload is checked to start from the same loss as tinysiam (the benchmark's "built identically").
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+
+
+def load(name: str):
+    """Import benchmarks/<name>.py by path (benchmarks/ is a folder of scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+workloads = load("workloads")
+TINY_PAIRS = {"W1": 3, "W2": 1, "W3": 2}
+TRAINING = [w for w in workloads.TRAINING_WORKLOADS if w != "W3" or workloads.w3_available()]
+
+
+@pytest.mark.parametrize("workload", TRAINING)
+def test_tinysiam_training_step_runs_and_learns(workload):
+    step = workloads.tinysiam_training_step(workload, TINY_PAIRS[workload])
+    first = step()
+    assert math.isfinite(first) and first >= 0
+    assert step() != first, "the optimiser step did not change the loss of the same batch"
+
+
+def test_w1_flops_are_three_forwards_minus_the_first_input_gradient():
+    pairs = 5
+    n = 2 * pairs
+    gemms = [2 * n * 784 * 1024, 2 * n * 1024 * 1024, 2 * n * 1024 * 2]
+    assert workloads.training_flops("W1", pairs) == 3 * sum(gemms) - gemms[0]
+
+
+def test_w2_layer_shapes_follow_the_reference():
+    branch, head = workloads.build_tinysiam("W2")
+    shapes = [out for _, _, out in workloads.layer_shapes(branch, (2, 1, 105, 105))]
+    assert [s[-1] for s in shapes if len(s) == 4] == [96, 96, 48, 42, 42, 21, 18, 18, 9, 5, 5]
+    assert shapes[-1] == (2, 4096) and head.fc.in_features == 4096
+
+
+def test_w2_op_cases_cover_every_conv_and_pool_and_run_one_step():
+    cases = workloads.w2_op_cases(pairs=1)
+    assert [c.kind for c in cases] == ["conv2d", "max_pool2d"] * 3 + ["conv2d"]
+    assert [c.x_shape for c in cases][:2] == [(2, 1, 105, 105), (2, 64, 96, 96)]
+    assert not cases[0].input_grad and all(c.input_grad for c in cases[1:])
+    assert cases[1].flops() == 0 and cases[0].flops() == 2 * (2 * 2 * 64 * 96 * 96 * 100)
+    for case in cases[1:3]:  # a pool and a conv; the rest are the same code at other shapes
+        workloads.tinysiam_op_step(case)()
+
+
+def run_bench(tmp_path: Path, *args: str) -> dict:
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench.py"), "--repeats", "1", "--warmup", "0", "--json", str(out), *args],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| workload |" in result.stdout and "Goals" in result.stdout
+    return json.loads(out.read_text())
+
+
+def test_bench_script_times_w1_end_to_end(tmp_path):
+    report = run_bench(tmp_path, "--workloads", "W1", "--w1-pairs", "4")
+    (row,) = report["rows"]
+    assert row["label"].startswith("W1") and row["flops"] == workloads.training_flops("W1", 4)
+    timed = row["results"]["tinysiam"]
+    assert timed["seconds"] > 0 and len(timed["times"]) == 1 and timed["peak_bytes"] >= 0
+    assert report["machine"]["gemm_gflops"] > 0
+    torch_installed = importlib.util.find_spec("torch") is not None
+    assert ("pytorch" in row["results"]) == torch_installed
+    if torch_installed:
+        assert row["results"]["pytorch"]["first_output"] == pytest.approx(timed["first_output"], rel=1e-4)
+
+
+@pytest.mark.parametrize("workload", TRAINING)
+def test_pytorch_twin_starts_from_the_same_loss(workload):
+    pytest.importorskip("torch")
+    pairs = TINY_PAIRS[workload]
+    tinysiam_loss = workloads.tinysiam_training_step(workload, pairs)()
+    torch_loss = workloads.torch_training_step(workload, pairs)()
+    assert torch_loss == pytest.approx(tinysiam_loss, rel=1e-4, abs=1e-6)
