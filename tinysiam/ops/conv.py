@@ -12,14 +12,15 @@ built with one strided slice per kernel offset (i, j), not a loop over pixels. T
 
 Backward, with g = dL/dout laid out the same way as (O, N*OH*OW):
 
-    dL/dW    = g @ cols^T
+    dL/dW    = g @ cols^T          (computed as (cols @ g^T)^T, which BLAS runs faster)
     dL/dcols = W^T @ g, and col2im adds each column back onto the pixels it was copied from
     dL/db    = g summed over everything but the output channel
 
 The columns hold C*kh*kw values per output pixel (for the reference network's second layer,
 3136 values for each of 42*42 pixels: 22 MB per image), so they are built for a chunk of the
-batch at a time, at most ``COLUMN_BUDGET_BYTES``, and rebuilt in the backward pass instead of
-being kept: memory stays bounded whatever the batch size.
+batch at a time, at most ``COLUMN_BUDGET_BYTES``, and rebuilt in the backward pass: memory stays
+bounded whatever the batch size. When the whole batch fits in one chunk, the forward pass keeps
+its columns for the weight gradient instead (at most the budget, and one im2col saved).
 """
 
 from __future__ import annotations
@@ -53,11 +54,11 @@ def im2col(x_padded: Any, kh: int, kw: int, stride: tuple[int, int], out_hw: tup
     xp = get_array_module(x_padded)
     n, c = x_padded.shape[:2]
     (sh, sw), (oh, ow) = stride, out_hw
+    x_cn = xp.ascontiguousarray(x_padded.transpose(1, 0, 2, 3))  # (C, N, Hp, Wp): the columns' axis order
     cols = xp.empty((c, kh, kw, n, oh, ow), dtype=x_padded.dtype)
     for i in range(kh):
         for j in range(kw):
-            patch = x_padded[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw]  # (N, C, OH, OW)
-            cols[:, i, j] = patch.transpose(1, 0, 2, 3)
+            cols[:, i, j] = x_cn[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw]  # (C, N, OH, OW)
     return cols.reshape(c * kh * kw, n * oh * ow)
 
 
@@ -67,11 +68,11 @@ def col2im(cols: Any, x_padded_shape: tuple[int, ...], kh: int, kw: int, stride:
     n, c = x_padded_shape[:2]
     (sh, sw), (oh, ow) = stride, out_hw
     cols = cols.reshape(c, kh, kw, n, oh, ow)
-    x_padded = xp.zeros(x_padded_shape, dtype=cols.dtype)
+    x_cn = xp.zeros((c, n, *x_padded_shape[2:]), dtype=cols.dtype)  # (C, N, Hp, Wp), like the columns
     for i in range(kh):
         for j in range(kw):
-            x_padded[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += cols[:, i, j].transpose(1, 0, 2, 3)
-    return x_padded
+            x_cn[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += cols[:, i, j]
+    return x_cn.transpose(1, 0, 2, 3)
 
 
 def batch_chunks(n: int, bytes_per_item: int) -> list[slice]:
@@ -111,19 +112,21 @@ class Conv2d(Function):
         x_padded = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
         w_matrix = weight.reshape(o, c * kh * kw)
         out = xp.empty((n, o, oh, ow), dtype=x.dtype)
-        for chunk in batch_chunks(n, c * kh * kw * oh * ow * x.itemsize):
+        chunks = batch_chunks(n, c * kh * kw * oh * ow * x.itemsize)
+        for chunk in chunks:
             cols = im2col(x_padded[chunk], kh, kw, (sh, sw), (oh, ow))
             out_chunk = (w_matrix @ cols).reshape(o, -1, oh, ow)
             out[chunk] = out_chunk.transpose(1, 0, 2, 3)
         if bias is not None:
             out += bias.reshape(1, o, 1, 1)
-        ctx.save_for_backward(x_padded, weight)
+        keep_cols = len(chunks) == 1 and ctx.needs_input_grad[1]  # for the weight gradient
+        ctx.save_for_backward(x_padded, weight, cols if keep_cols else None)
         ctx.geometry = (sh, sw), (ph, pw), (oh, ow)
         return out
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, ...]:
-        x_padded, weight = ctx.saved_tensors
+        x_padded, weight, kept_cols = ctx.saved_tensors
         (sh, sw), (ph, pw), (oh, ow) = ctx.geometry
         xp = get_array_module(grad)
         o, c, kh, kw = weight.shape
@@ -135,7 +138,8 @@ class Conv2d(Function):
         for chunk in batch_chunks(n, c * kh * kw * oh * ow * x_padded.itemsize):
             g = grad[chunk].transpose(1, 0, 2, 3).reshape(o, -1)  # (O, n*OH*OW)
             if need_w:
-                grad_w += g @ im2col(x_padded[chunk], kh, kw, (sh, sw), (oh, ow)).T
+                cols = kept_cols if kept_cols is not None else im2col(x_padded[chunk], kh, kw, (sh, sw), (oh, ow))
+                grad_w += (cols @ g.T).T
             if need_x:
                 grad_x_padded[chunk] = col2im(w_matrix.T @ g, x_padded[chunk].shape, kh, kw, (sh, sw), (oh, ow))
         grad_x = None

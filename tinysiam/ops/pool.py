@@ -19,7 +19,8 @@ class MaxPool2d(Function):
     that element of every window. A running max keeps the best value so far and ``winner``, the
     offset it came from (the first one on ties). Backward sends each output's gradient to the
     winning offset only: the other elements of a window did not change the output, so their
-    gradient is 0.
+    gradient is 0. Where windows do not overlap, each pixel belongs to at most one window and its
+    gradient is written once instead of accumulated.
     """
 
     @staticmethod
@@ -33,14 +34,15 @@ class MaxPool2d(Function):
         if oh < 1 or ow < 1:
             raise ValueError(f"max_pool2d: a {kh}x{kw} window does not fit an input of {h}x{w}")
         xp = get_array_module(x)
-        out = xp.array(x[:, :, : sh * oh : sh, : sw * ow : sw])
+        out = x[:, :, : sh * oh : sh, : sw * ow : sw].copy()  # offset (0, 0) of every window
         winner = xp.zeros(out.shape, dtype=xp.uint8)
+        better = xp.empty(out.shape, dtype=bool)
         for offset in range(1, kh * kw):
             i, j = divmod(offset, kw)
             window = x[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw]
-            better = window > out
-            xp.copyto(out, window, where=better)
-            xp.copyto(winner, offset, where=better)
+            xp.greater(window, out, out=better)  # strictly: ties keep the earlier offset
+            xp.maximum(out, window, out=out)
+            xp.putmask(winner, better, offset)
         ctx.save_for_backward(winner)
         ctx.geometry = x.shape, (kh, kw), (sh, sw), (oh, ow)
         return out
@@ -50,8 +52,17 @@ class MaxPool2d(Function):
         (winner,) = ctx.saved_tensors
         shape, (kh, kw), (sh, sw), (oh, ow) = ctx.geometry
         xp = get_array_module(grad)
-        grad_x = xp.zeros(shape, dtype=grad.dtype)
+        h, w = shape[2:]
+        covered_once = (sh, sw) == (kh, kw) and (h, w) == (sh * oh, sw * ow)  # windows tile x exactly
+        overlapping = sh < kh or sw < kw
+        grad_x = xp.empty(shape, dtype=grad.dtype) if covered_once else xp.zeros(shape, dtype=grad.dtype)
+        is_winner = xp.empty(grad.shape, dtype=bool)
         for offset in range(kh * kw):
             i, j = divmod(offset, kw)
-            grad_x[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += grad * (winner == offset)
+            target = grad_x[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw]
+            xp.equal(winner, offset, out=is_winner)
+            if overlapping:  # a pixel in several windows collects from each
+                target += grad * is_winner
+            else:
+                xp.multiply(grad, is_winner, out=target)
         return (grad_x,)
