@@ -51,7 +51,7 @@ from typing import Any, Callable
 Step = Callable[[], Any]  # one training iteration; may return the loss
 StepFactory = Callable[[], Step]  # builds the model and data (in the worker), returns one training step
 
-PAUSE_SECONDS = 0.05  # between turns: lets the previous worker's threads go to sleep
+PAUSE_SECONDS = 0.5  # between turns: lets the previous worker's threads go to sleep
 
 
 @dataclass(frozen=True)
