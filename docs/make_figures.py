@@ -5,10 +5,19 @@
     figures/optimisers.png       page 8: SGD, momentum and Adam on a stretched quadratic
 
 Each figure is computed here with tinysiam (nothing is typed in by hand), on the CPU, in seconds.
+
+The figures of pages 10 and 11 come from full runs of the two examples, which take minutes to
+hours; they are copied, not redrawn:
+
+    python docs/make_figures.py --runs runs   # runs/mnist_contrastive/, runs/omniglot_bce/
+
+copies the figures listed in RUN_FIGURES (ex1-*.png, ex2-*.png) and draws nothing else.
 """
 
 from __future__ import annotations
 
+import argparse
+import shutil
 from pathlib import Path
 
 import matplotlib
@@ -202,7 +211,53 @@ def optimisers_figure() -> None:
     save(fig, "optimisers.png")
 
 
+# ----- pages 10 and 11: figures of the example runs ----------------------------------------------
+RUN_FIGURES = {  # (an example's output folder, its figure): the name in docs/figures
+    ("mnist_contrastive", "pairs.png"): "ex1-pairs.png",
+    ("mnist_contrastive", "loss.png"): "ex1-loss.png",
+    ("mnist_contrastive", "embedding.png"): "ex1-embedding.png",
+    ("mnist_contrastive", "retrieval.png"): "ex1-retrieval.png",
+    ("omniglot_bce", "pairs.png"): "ex2-pairs.png",
+    ("omniglot_bce", "loss.png"): "ex2-loss.png",
+    ("omniglot_bce", "test_pairs.png"): "ex2-test-pairs.png",
+    ("omniglot_bce", "one_shot_trial.png"): "ex2-one-shot-trial.png",
+}
+FIGURE_LIMIT_BYTES = 150 * 1024  # what tests/test_docs.py allows a figure
+
+
+def run_figures(runs: Path) -> None:
+    """Copy the example runs' figures from ``runs/<example>/`` into docs/figures, renamed per page.
+
+    ``runs`` holds the examples' output folders (their default ``--out`` is runs/mnist_contrastive
+    and runs/omniglot_bce). A figure that is missing is reported and skipped, so one example's run
+    is enough to update its own page's figures; a figure over the size limit stops the copy.
+    """
+    copied = 0
+    for (example, figure), name in RUN_FIGURES.items():
+        source = runs / example / figure
+        if not source.is_file():
+            print(f"skipped docs/figures/{name}: no {source}")
+            continue
+        if source.stat().st_size >= FIGURE_LIMIT_BYTES:
+            raise SystemExit(f"{source} is {source.stat().st_size // 1024} KB, over the "
+                             f"{FIGURE_LIMIT_BYTES // 1024} KB a docs figure may have")
+        FIGURES.mkdir(exist_ok=True)
+        shutil.copyfile(source, FIGURES / name)
+        copied += 1
+        print(f"wrote docs/figures/{name} ({(FIGURES / name).stat().st_size // 1024} KB) from {source}")
+    if not copied:
+        raise SystemExit(f"no run figures found under {runs}/mnist_contrastive or {runs}/omniglot_bce")
+
+
 if __name__ == "__main__":
-    autodiff_graph()
-    im2col_figure()
-    optimisers_figure()
+    parser = argparse.ArgumentParser(description="Draw the course's figures into docs/figures.")
+    parser.add_argument("--runs", type=Path, metavar="DIR",
+                        help="copy the figures of pages 10 and 11 from DIR/mnist_contrastive and "
+                             "DIR/omniglot_bce instead of drawing the others")
+    args = parser.parse_args()
+    if args.runs is not None:
+        run_figures(args.runs)
+    else:
+        autodiff_graph()
+        im2col_figure()
+        optimisers_figure()
