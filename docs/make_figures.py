@@ -217,6 +217,7 @@ RUN_FIGURES = {  # (an example's output folder, its figure): the name in docs/fi
     ("mnist_contrastive", "loss.png"): "ex1-loss.png",
     ("mnist_contrastive", "embedding.png"): "ex1-embedding.png",
     ("mnist_contrastive", "retrieval.png"): "ex1-retrieval.png",
+    ("mnist_contrastive_best", "embedding.png"): "ex1-best-embedding.png",  # --preset best --out runs/mnist_contrastive_best
     ("omniglot_bce", "pairs.png"): "ex2-pairs.png",
     ("omniglot_bce", "loss.png"): "ex2-loss.png",
     ("omniglot_bce", "test_pairs.png"): "ex2-test-pairs.png",

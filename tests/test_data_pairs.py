@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinysiam.data.pairs import PairSampler
+from tinysiam.data.pairs import PairSampler, all_pairs
 
 
 def _labelled(counts: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -121,3 +121,59 @@ def test_bad_input_raises(labels, kwargs, message):
 def test_bad_n_raises(n):
     with pytest.raises(ValueError, match="n must be a positive int"):
         PairSampler(*_labelled([2, 2])).sample_indices(n)
+
+
+@given(counts=st.lists(st.integers(1, 12), min_size=2, max_size=6), per_class=st.integers(2, 5), seed=st.integers(0, 99))
+@settings(max_examples=40, deadline=None)
+def test_class_batch_takes_per_class_distinct_images_of_each_class_that_has_them(counts, per_class, seed):
+    images, labels = _labelled([c + 1 for c in counts])  # every class has >= 2 images
+    eligible = [k for k, c in enumerate(counts) if c + 1 >= per_class]
+    sampler = PairSampler(images, labels, seed=seed)
+    if len(eligible) < 2:
+        with pytest.raises(ValueError, match="fewer than 2 classes have that many images"):
+            sampler.sample_class_batch(per_class)
+        return
+    batch = sampler.sample_class_batch(per_class)
+    assert len(np.unique(batch)) == len(batch) == per_class * len(eligible)  # no image twice
+    assert np.array_equal(np.bincount(labels[batch], minlength=len(counts))[eligible], [per_class] * len(eligible))
+
+
+def test_class_batch_follows_the_seed_and_the_state():
+    images, labels = _labelled([20, 20, 20])
+    a, b = PairSampler(images, labels, seed=1), PairSampler(images, labels, seed=1)
+    assert np.array_equal(a.sample_class_batch(5), b.sample_class_batch(5))
+    state = a.state_dict()
+    first = a.sample_class_batch(5)
+    a.load_state_dict(state)
+    assert np.array_equal(a.sample_class_batch(5), first)
+    assert not np.array_equal(first, PairSampler(images, labels, seed=2).sample_class_batch(5))
+
+
+@pytest.mark.parametrize("per_class", [1, 0, 2.0, True])
+def test_class_batch_bad_per_class_raises(per_class):
+    images, labels = _labelled([4, 4])
+    with pytest.raises(ValueError, match="per_class must be an int >= 2"):
+        PairSampler(images, labels).sample_class_batch(per_class)
+
+
+@given(labels=st.lists(st.integers(0, 3), min_size=2, max_size=30))
+@settings(max_examples=60, deadline=None)
+def test_all_pairs_lists_each_pair_once_with_its_label_and_balanced_weights(labels):
+    labels = np.array(labels)
+    i, j, y, weight = all_pairs(labels)
+    b = len(labels)
+    assert len(i) == b * (b - 1) // 2 and np.all(i < j)
+    assert len({(a, c) for a, c in zip(i, j)}) == len(i)
+    np.testing.assert_array_equal(y, (labels[i] == labels[j]).astype(np.float32))
+    assert y.dtype == weight.dtype == np.float32
+    np.testing.assert_allclose(weight.sum(), 1.0, rtol=1e-5)
+    for kind in (0, 1):
+        chosen = weight[y == kind]
+        if 0 < len(chosen) < len(y):  # both kinds present: half the weight each, shared equally
+            np.testing.assert_allclose(chosen.sum(), 0.5, rtol=1e-5)
+        np.testing.assert_allclose(chosen, chosen[:1].repeat(len(chosen)))
+
+
+def test_all_pairs_needs_two_labels():
+    with pytest.raises(ValueError, match="at least 2 entries"):
+        all_pairs(np.array([3]))

@@ -65,3 +65,14 @@ def test_bad_arguments_are_argparse_errors(tmp_path):
         [sys.executable, str(EXAMPLE), "--iterations", "0", "--out", str(tmp_path)], capture_output=True, text=True
     )
     assert result.returncode == 2 and "--iterations must be positive" in result.stderr
+
+
+def test_best_preset_trains_on_every_pair_of_a_class_batch(tmp_path):
+    result = run_example("--preset", "best", "--dataset", "digits", "--iterations", "8", "--train-size", "400",
+                         "--per-class", "4", "--out", str(tmp_path))
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    hyper = metrics["hyperparameters"]
+    assert hyper["network"] == "conv" and hyper["pairs"] == "all-in-batch" and hyper["per_class"] == 4
+    assert hyper["batch_pairs"] is None and hyper["schedule"] == "cosine"
+    assert np.isfinite(metrics["final_loss"]) and metrics["final_loss"] > 0
+    assert "5-NN accuracy" in result.stdout

@@ -9,10 +9,10 @@ from .grid import tile_images
 from .idx import read_idx
 from .mnist import load_mnist
 from .omniglot import OmniglotSplit, OneShotRun, load_omniglot, load_omniglot_runs
-from .pairs import PairSampler
+from .pairs import PairSampler, all_pairs
 from .synthetic import synthetic_digits
 
 __all__ = [
-    "DataError", "OmniglotSplit", "OneShotRun", "PairSampler", "load_mnist", "load_omniglot",
+    "DataError", "OmniglotSplit", "all_pairs", "OneShotRun", "PairSampler", "load_mnist", "load_omniglot",
     "load_omniglot_runs", "random_affine", "read_idx", "synthetic_digits", "tile_images",
 ]

@@ -143,6 +143,24 @@ class PairSampler:
         i1, i2, y = self.sample_indices(n)
         return self.images[i1], self.images[i2], y
 
+    def sample_class_batch(self, per_class: int) -> np.ndarray:
+        """Indices of a batch with ``per_class`` different images of every class that has that many.
+
+        For training on every pair of a batch (:func:`all_pairs`) instead of on separate pairs:
+        each image's embedding is computed once and compared with all the others.
+
+        Returns:
+            (K * per_class,) int indices into ``images``, class by class (K: the classes used).
+        """
+        if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 2:
+            raise ValueError(f"per_class must be an int >= 2, got {per_class!r}")
+        blocks = self._images_of
+        classes = np.flatnonzero(blocks.count >= per_class)
+        if len(classes) < 2:
+            raise ValueError(f"per_class={per_class}: fewer than 2 classes have that many images")
+        picks = [blocks.order[blocks.first[c] + self.rng.choice(blocks.count[c], per_class, replace=False)] for c in classes]
+        return np.concatenate(picks)
+
     def state_dict(self) -> dict[str, Any]:
         """The random generator's state, for a checkpoint: ``{"rng": bit_generator.state}``."""
         return {"rng": self.rng.bit_generator.state}
@@ -168,3 +186,33 @@ def _group_of_class(groups: Any, class_of: np.ndarray, n: int) -> np.ndarray:
     if len(split):
         raise ValueError(f"each class must lie in one group, but image {split[0]}'s class spans several groups")
     return group_of_class
+
+
+def all_pairs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair (i < j) of a batch, its label, and weights giving both kinds of pair half the loss.
+
+    A batch of B images holds B (B - 1) / 2 pairs, most of them dissimilar; weighting each similar
+    pair by 0.5 / (number of similar pairs) and each dissimilar one by 0.5 / (number of dissimilar
+    pairs) makes the weighted sum of per-pair losses an average in which both kinds count equally.
+
+    Args:
+        labels: (B,) class of each image of the batch.
+
+    Returns:
+        i, j: (P,) int indices of the two images of each pair, P = B (B - 1) / 2.
+        y: (P,) float32, 1 for a similar pair (same class), 0 for a dissimilar one.
+        weight: (P,) float32 summing to 1 (to 0.5 per kind, or 1 if the batch has one kind only).
+
+    Example:
+        >>> i, j, y, weight = all_pairs(labels[batch])
+        >>> loss = (contrastive_loss(f[i], f[j], y, reduction="none") * tinysiam.tensor(weight)).sum()
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) < 2:
+        raise ValueError(f"labels must be 1-D with at least 2 entries, got shape {labels.shape}")
+    i, j = np.triu_indices(len(labels), k=1)
+    similar = labels[i] == labels[j]
+    n_similar = int(similar.sum())
+    kinds = (n_similar > 0) + (n_similar < len(i))
+    weight = np.where(similar, 1 / max(n_similar, 1), 1 / max(len(i) - n_similar, 1)) / kinds
+    return i, j, similar.astype(np.float32), weight.astype(np.float32)
