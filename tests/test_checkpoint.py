@@ -169,3 +169,10 @@ def test_resuming_from_a_checkpoint_equals_training_without_stopping(tmp_path):
         assert a["step"] == b["step"] == 2 * k
         assert np.array_equal(a["m"], b["m"]) and np.array_equal(a["v"], b["v"])
     assert not np.array_equal(straight[0].weight.numpy(), make_model(0)[0].weight.numpy())  # it did train
+
+
+def test_checkpoint_gets_the_permissions_of_an_ordinary_file(tmp_path):
+    ordinary = tmp_path / "ordinary.bin"
+    ordinary.write_bytes(b"")
+    tinysiam.save(tmp_path / "state.npz", step=1)
+    assert (tmp_path / "state.npz").stat().st_mode & 0o777 == ordinary.stat().st_mode & 0o777

@@ -62,6 +62,7 @@ def save(path: str | os.PathLike, **state: Any) -> None:
             np.savez(file, **{META_KEY: np.array(meta)}, **arrays)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private (0600); a file as open() would make
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
@@ -168,3 +169,10 @@ def _fsync_directory(directory: str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _umask() -> int:
+    """The process's file-creation mask (os.umask can only be read by setting it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
