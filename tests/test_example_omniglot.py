@@ -128,3 +128,17 @@ def test_similarity_head_scores_every_pair_by_broadcasting():
     assert every.shape == (5, 5)
     np.testing.assert_allclose(every.numpy()[i, j], head(f[i], f[j]).numpy(), rtol=1e-6)
     np.testing.assert_allclose(every.numpy(), every.numpy().T, rtol=1e-6)  # |s1 - s2| is symmetric
+
+
+@pytest.mark.slow
+def test_paper_preset_runs_end_to_end_on_the_cpu(tmp_path, shared_data):
+    """The published setting at a few iterations (about 70 s on 2 cores, most of it evaluating at 105 px)."""
+    run_example(shared_data, "--preset", "paper", "--iterations", "3", "--batch-pairs", "4", "--classes", "10",
+                "--eval-pairs", "20", "--out", str(tmp_path))
+    for name in FIGURES:
+        assert (tmp_path / name).stat().st_size > 1000, name
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    hyper = metrics["hyperparameters"]
+    assert (hyper["image_size"], hyper["network"], hyper["features"], hyper["loss"]) == (105, "koch", 4096, "bce")
+    assert np.isfinite(metrics["final_loss"]) and metrics["one_shot_trials"] == 400
+    assert 0.0 <= metrics["pair_accuracy_reference"] <= 1.0 and 0.0 <= metrics["roc_auc"] <= 1.0
