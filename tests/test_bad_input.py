@@ -112,6 +112,7 @@ CASES = [
     ("Conv2d_kernel_larger_than_image", lambda: conv()(x(1, 1, 2, 2)), ValueError, r"conv2d: a 3x3 kernel does not fit an input of 2x2"),
     ("MaxPool2d_window_larger_than_image", lambda: nn.MaxPool2d(3)(x(1, 1, 2, 2)), ValueError, r"max_pool2d: a 3x3 window does not fit an input of 2x2"),
     ("MaxPool2d_rank_2", lambda: nn.MaxPool2d(2)(x(4, 4)), ValueError, r"max_pool2d: input must be \(N, C, H, W\), got shape \(4, 4\)"),
+    ("MaxPool2d_kernel_wider_than_256", lambda: nn.MaxPool2d((1, 300))(x(1, 1, 1, 300)), ValueError, r"max_pool2d: kernel_size must be at most 256, got \(1, 300\)"),
     ("Dense_empty_batch", lambda: dense()(x(0, 4)), ValueError, r"Dense: x is an empty batch, shape \(0, 4\); give at least one example"),
     ("Conv2d_empty_batch", lambda: conv()(x(0, 1, 5, 5)), ValueError, r"Conv2d: x is an empty batch, shape \(0, 1, 5, 5\)"),
     cuda(("Dense_input_on_other_device", lambda: dense()(x(2, 4, device="cuda")), ValueError, r"Dense: x is on 'cuda' but the layer's parameters are on 'cpu'")),

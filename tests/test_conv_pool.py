@@ -211,3 +211,15 @@ def test_max_pool2d_tie_sends_the_whole_gradient_to_one_element() -> None:
     windows = x.grad.reshape(2, 2, 2, 2)
     assert np.all(windows.sum(axis=(1, 3)) == 1.0)
     assert np.count_nonzero(x.grad) == 4
+
+
+@pytest.mark.parametrize(
+    "window, winner",
+    [([[0, 5], [5, 5]], (0, 1)), ([[5, 0], [5, 5]], (0, 0)), ([[0, 0], [5, 5]], (1, 0)), ([[1, 5], [0, 5]], (0, 1))],
+)
+def test_max_pool2d_tie_goes_to_the_first_maximum_in_row_major_order(window: list, winner: tuple[int, int]) -> None:
+    x = ts.tensor(np.array(window, dtype=np.float32).reshape(1, 1, 2, 2), requires_grad=True)
+    F.max_pool2d(x, 2).sum().backward()
+    expected = np.zeros((2, 2), dtype=np.float32)
+    expected[winner] = 1.0
+    np.testing.assert_array_equal(x.grad[0, 0], expected)

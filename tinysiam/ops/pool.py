@@ -8,6 +8,52 @@ from ..autograd import Context, Function
 from ..backend import get_array_module
 from .conv import output_size, pair
 
+MAX_KERNEL = 256  # window offsets are stored as uint8
+
+
+def along(axis: int, start: int, stride: int, count: int) -> tuple[slice, ...]:
+    """Index of ``count`` positions start, start + stride, ... along ``axis`` of an (N, C, H, W) array."""
+    index = [slice(None)] * 4
+    index[axis] = slice(start, start + stride * count, stride)
+    return tuple(index)
+
+
+def running_max(views: list[Any]) -> tuple[Any, Any]:
+    """Elementwise max of same-shaped arrays, and the index of the first one holding it.
+
+    ``index = maximum(index, k * (view_k > best))`` is a ``where`` without a masked write: k is
+    larger than every index before it, so it replaces the index exactly where view k is strictly
+    larger than the best so far (ties keep the earlier view).
+    """
+    xp = get_array_module(views[0])
+    best = views[0].copy()
+    index = xp.zeros(best.shape, dtype=xp.uint8)
+    better = xp.empty(best.shape, dtype=bool)
+    candidate = xp.empty(best.shape, dtype=xp.uint8)
+    for k, view in enumerate(views[1:], start=1):
+        xp.greater(view, best, out=better)
+        xp.maximum(best, view, out=best)
+        xp.multiply(better, xp.uint8(k), out=candidate)
+        xp.maximum(index, candidate, out=index)
+    return best, index
+
+
+def send_to_winners(grad: Any, winner: Any, target: Any, axis: int, kernel: int, stride: int) -> None:
+    """Adjoint of one running_max pass: target[.., o*stride + k, ..] gets grad[.., o, ..] where winner == k.
+
+    Where windows overlap (stride < kernel) a position can win several windows and collects the
+    sum; otherwise each position is written at most once.
+    """
+    xp = get_array_module(grad)
+    is_winner = xp.empty(grad.shape, dtype=bool)
+    for k in range(kernel):
+        part = target[along(axis, k, stride, grad.shape[axis])]
+        xp.equal(winner, k, out=is_winner)
+        if stride < kernel:
+            part += grad * is_winner
+        else:
+            xp.multiply(grad, is_winner, out=part)
+
 
 class MaxPool2d(Function):
     """Max over kh x kw windows of x (N, C, H, W) moved by ``stride``; floor mode, no padding.
@@ -15,12 +61,19 @@ class MaxPool2d(Function):
     Output (N, C, OH, OW) with OH = (H - kh) // stride + 1: a 21x21 map pooled 2x2 with stride 2
     gives 10x10 (the last row and column are dropped, as in the reference network).
 
-    Forward visits the kh*kw window offsets (i, j); each offset is one strided view of x holding
-    that element of every window. A running max keeps the best value so far and ``winner``, the
-    offset it came from (the first one on ties). Backward sends each output's gradient to the
-    winning offset only: the other elements of a window did not change the output, so their
-    gradient is 0. Where windows do not overlap, each pixel belongs to at most one window and its
-    gradient is written once instead of accumulated.
+    The max of a window is taken in two passes, because max is separable: first across each row
+    of the window, then down the column of row maxima,
+
+        rows[n, c, h, ow]  = max_j x[n, c, h, ow*sw + j]          (N, C, H, OW)   winner column j
+        out[n, c, oh, ow]  = max_i rows[n, c, oh*sh + i, ow]      (N, C, OH, OW)  winner row i
+
+    Each pass visits its kernel offsets as strided views (kh + kw of them instead of kh * kw),
+    and the second pass reads whole rows, which NumPy does fastest. On ties the topmost row wins,
+    and within it the leftmost column: the first maximum in row-major window order.
+
+    Backward runs the passes in reverse: each output's gradient goes to its winning row of
+    ``rows``, and from there to the winning column of x. The other elements of a window did not
+    change the output, so their gradient is 0.
     """
 
     @staticmethod
@@ -29,40 +82,31 @@ class MaxPool2d(Function):
             raise ValueError(f"max_pool2d: input must be (N, C, H, W), got shape {x.shape}")
         kh, kw = pair(kernel_size, "kernel_size")
         sh, sw = pair(stride if stride is not None else kernel_size, "stride")
+        if max(kh, kw) > MAX_KERNEL:
+            raise ValueError(f"max_pool2d: kernel_size must be at most {MAX_KERNEL}, got {(kh, kw)}")
         h, w = x.shape[2:]
         oh, ow = output_size(h, kh, sh, 0), output_size(w, kw, sw, 0)
         if oh < 1 or ow < 1:
             raise ValueError(f"max_pool2d: a {kh}x{kw} window does not fit an input of {h}x{w}")
-        xp = get_array_module(x)
-        out = x[:, :, : sh * oh : sh, : sw * ow : sw].copy()  # offset (0, 0) of every window
-        winner = xp.zeros(out.shape, dtype=xp.uint8)
-        better = xp.empty(out.shape, dtype=bool)
-        for offset in range(1, kh * kw):
-            i, j = divmod(offset, kw)
-            window = x[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw]
-            xp.greater(window, out, out=better)  # strictly: ties keep the earlier offset
-            xp.maximum(out, window, out=out)
-            xp.putmask(winner, better, offset)
-        ctx.save_for_backward(winner)
-        ctx.geometry = x.shape, (kh, kw), (sh, sw), (oh, ow)
+        rows, winner_column = running_max([x[along(3, j, sw, ow)] for j in range(kw)])
+        out, winner_row = running_max([rows[along(2, i, sh, oh)] for i in range(kh)])
+        ctx.save_for_backward(winner_row, winner_column)
+        ctx.geometry = x.shape, (kh, kw), (sh, sw)
         return out
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any]:
-        (winner,) = ctx.saved_tensors
-        shape, (kh, kw), (sh, sw), (oh, ow) = ctx.geometry
+        winner_row, winner_column = ctx.saved_tensors
+        shape, (kh, kw), (sh, sw) = ctx.geometry
         xp = get_array_module(grad)
-        h, w = shape[2:]
-        covered_once = (sh, sw) == (kh, kw) and (h, w) == (sh * oh, sw * ow)  # windows tile x exactly
-        overlapping = sh < kh or sw < kw
-        grad_x = xp.empty(shape, dtype=grad.dtype) if covered_once else xp.zeros(shape, dtype=grad.dtype)
-        is_winner = xp.empty(grad.shape, dtype=bool)
-        for offset in range(kh * kw):
-            i, j = divmod(offset, kw)
-            target = grad_x[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw]
-            xp.equal(winner, offset, out=is_winner)
-            if overlapping:  # a pixel in several windows collects from each
-                target += grad * is_winner
-            else:
-                xp.multiply(grad, is_winner, out=target)
+
+        def gradient_array(shape: tuple[int, ...], covered_once: bool) -> Any:
+            # where the windows tile an axis exactly, every element is written: no need to zero
+            return xp.empty(shape, dtype=grad.dtype) if covered_once else xp.zeros(shape, dtype=grad.dtype)
+
+        (n, c, h, w), (oh, ow) = shape, grad.shape[2:]
+        grad_rows = gradient_array((n, c, h, ow), covered_once=sh == kh and h == sh * oh)
+        send_to_winners(grad, winner_row, grad_rows, axis=2, kernel=kh, stride=sh)
+        grad_x = gradient_array(shape, covered_once=sw == kw and w == sw * ow)
+        send_to_winners(grad_rows, winner_column, grad_x, axis=3, kernel=kw, stride=sw)
         return (grad_x,)
