@@ -113,12 +113,11 @@ class Conv2d(Function):
         w_matrix = weight.reshape(o, c * kh * kw)
         out = xp.empty((n, o, oh, ow), dtype=x.dtype)
         chunks = batch_chunks(n, c * kh * kw * oh * ow * x.itemsize)
+        bias_4d = bias.reshape(1, o, 1, 1) if bias is not None else 0
         for chunk in chunks:
             cols = im2col(x_padded[chunk], kh, kw, (sh, sw), (oh, ow))
             out_chunk = (w_matrix @ cols).reshape(o, -1, oh, ow)
-            out[chunk] = out_chunk.transpose(1, 0, 2, 3)
-        if bias is not None:
-            out += bias.reshape(1, o, 1, 1)
+            xp.add(out_chunk.transpose(1, 0, 2, 3), bias_4d, out=out[chunk])  # (N, O, OH, OW), one pass
         keep_cols = len(chunks) == 1 and ctx.needs_input_grad[1]  # for the weight gradient
         ctx.save_for_backward(x_padded, weight, cols if keep_cols else None)
         ctx.geometry = (sh, sw), (ph, pw), (oh, ow)
