@@ -49,26 +49,35 @@ def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def im2col(x_padded: Any, kh: int, kw: int, stride: tuple[int, int], out_hw: tuple[int, int]) -> Any:
-    """Patches of x_padded (N, C, Hp, Wp) as columns: (C*kh*kw, N*OH*OW)."""
+def im2col(x_padded: Any, kh: int, kw: int, stride: tuple[int, int], out_hw: tuple[int, int], out: Any = None) -> Any:
+    """Patches of x_padded (N, C, Hp, Wp) as columns: (C*kh*kw, N*OH*OW).
+
+    ``out``: a flat buffer of at least C*kh*kw*N*OH*OW elements to build them in (the chunks of
+    one convolution share one), instead of a new array.
+    """
     xp = get_array_module(x_padded)
     n, c = x_padded.shape[:2]
     (sh, sw), (oh, ow) = stride, out_hw
+    size = c * kh * kw * n * oh * ow
+    cols = (out[:size] if out is not None else xp.empty(size, dtype=x_padded.dtype)).reshape(c, kh, kw, n, oh, ow)
     x_cn = xp.ascontiguousarray(x_padded.transpose(1, 0, 2, 3))  # (C, N, Hp, Wp): the columns' axis order
-    cols = xp.empty((c, kh, kw, n, oh, ow), dtype=x_padded.dtype)
     for i in range(kh):
         for j in range(kw):
             cols[:, i, j] = x_cn[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw]  # (C, N, OH, OW)
     return cols.reshape(c * kh * kw, n * oh * ow)
 
 
-def col2im(cols: Any, x_padded_shape: tuple[int, ...], kh: int, kw: int, stride: tuple[int, int], out_hw: tuple[int, int]) -> Any:
-    """The adjoint of im2col: add each column entry back onto its pixel of (N, C, Hp, Wp)."""
+def col2im(cols: Any, x_padded_shape: tuple[int, ...], kh: int, kw: int, stride: tuple[int, int], out_hw: tuple[int, int], out: Any = None) -> Any:
+    """The adjoint of im2col: add each column entry back onto its pixel of (N, C, Hp, Wp).
+
+    ``out``: a (C, N, Hp, Wp) array to add into (the columns' axis order), instead of zeros.
+    Returns it as (N, C, Hp, Wp), a transposed view.
+    """
     xp = get_array_module(cols)
     n, c = x_padded_shape[:2]
     (sh, sw), (oh, ow) = stride, out_hw
     cols = cols.reshape(c, kh, kw, n, oh, ow)
-    x_cn = xp.zeros((c, n, *x_padded_shape[2:]), dtype=cols.dtype)  # (C, N, Hp, Wp), like the columns
+    x_cn = out if out is not None else xp.zeros((c, n, *x_padded_shape[2:]), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
             x_cn[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += cols[:, i, j]
@@ -79,6 +88,17 @@ def batch_chunks(n: int, bytes_per_item: int) -> list[slice]:
     """Split range(n) into slices whose column matrices fit in COLUMN_BUDGET_BYTES."""
     step = max(1, COLUMN_BUDGET_BYTES // max(1, bytes_per_item))
     return [slice(start, min(start + step, n)) for start in range(0, n, step)]
+
+
+def column_buffer(xp: Any, chunks: list[slice], size_per_item: int, dtype: Any) -> Any:
+    """One flat array that every chunk's column matrix is built in, in turn.
+
+    Reusing it, instead of allocating each chunk's columns afresh, saves the operating system
+    handing over (and zeroing) tens of MB of new memory per chunk: 13% of the time of W2's
+    second convolution, which runs in 8 chunks.
+    """
+    largest = max(chunk.stop - chunk.start for chunk in chunks)
+    return xp.empty(size_per_item * largest, dtype=dtype)
 
 
 def _check_conv_inputs(x: Any, weight: Any, bias: Any) -> None:
@@ -114,8 +134,9 @@ class Conv2d(Function):
         out = xp.empty((n, o, oh, ow), dtype=x.dtype)
         chunks = batch_chunks(n, c * kh * kw * oh * ow * x.itemsize)
         bias_4d = bias.reshape(1, o, 1, 1) if bias is not None else 0
+        buffer = column_buffer(xp, chunks, c * kh * kw * oh * ow, x.dtype)
         for chunk in chunks:
-            cols = im2col(x_padded[chunk], kh, kw, (sh, sw), (oh, ow))
+            cols = im2col(x_padded[chunk], kh, kw, (sh, sw), (oh, ow), out=buffer)
             out_chunk = (w_matrix @ cols).reshape(o, -1, oh, ow)
             xp.add(out_chunk.transpose(1, 0, 2, 3), bias_4d, out=out[chunk])  # (N, O, OH, OW), one pass
         keep_cols = len(chunks) == 1 and ctx.needs_input_grad[1]  # for the weight gradient
@@ -133,18 +154,22 @@ class Conv2d(Function):
         need_x, need_w = ctx.needs_input_grad[:2]
         w_matrix = weight.reshape(o, c * kh * kw)
         grad_w = xp.zeros_like(w_matrix) if need_w else None
-        grad_x_padded = xp.empty_like(x_padded) if need_x else None
-        for chunk in batch_chunks(n, c * kh * kw * oh * ow * x_padded.itemsize):
+        grad_x_cn = xp.zeros((c, n, *x_padded.shape[2:]), dtype=grad.dtype) if need_x else None  # col2im's layout
+        chunks = batch_chunks(n, c * kh * kw * oh * ow * x_padded.itemsize)
+        needs_buffer = need_x or (need_w and kept_cols is None)  # for the columns, then their gradient
+        buffer = column_buffer(xp, chunks, c * kh * kw * oh * ow, grad.dtype) if needs_buffer else None
+        for chunk in chunks:
             g = grad[chunk].transpose(1, 0, 2, 3).reshape(o, -1)  # (O, n*OH*OW)
             if need_w:
-                cols = kept_cols if kept_cols is not None else im2col(x_padded[chunk], kh, kw, (sh, sw), (oh, ow))
+                cols = kept_cols if kept_cols is not None else im2col(x_padded[chunk], kh, kw, (sh, sw), (oh, ow), out=buffer)
                 grad_w += (cols @ g.T).T
             if need_x:
-                grad_x_padded[chunk] = col2im(w_matrix.T @ g, x_padded[chunk].shape, kh, kw, (sh, sw), (oh, ow))
+                grad_cols = xp.matmul(w_matrix.T, g, out=buffer[: c * kh * kw * g.shape[1]].reshape(c * kh * kw, -1))
+                col2im(grad_cols, x_padded[chunk].shape, kh, kw, (sh, sw), (oh, ow), out=grad_x_cn[:, chunk])
         grad_x = None
         if need_x:
             h, w = x_padded.shape[2] - 2 * ph, x_padded.shape[3] - 2 * pw
-            grad_x = grad_x_padded[:, :, ph : ph + h, pw : pw + w]
+            grad_x = grad_x_cn.transpose(1, 0, 2, 3)[:, :, ph : ph + h, pw : pw + w]
         grads = (grad_x, grad_w.reshape(weight.shape) if need_w else None)
         if len(ctx.needs_input_grad) == 3:
             grads += (grad.sum(axis=(0, 2, 3)) if ctx.needs_input_grad[2] else None,)
