@@ -37,6 +37,7 @@ from tinysiam.autograd import Function
 
 ALL_WORKLOADS = ("W1", "W2", "W3", "ops")
 FRAMEWORKS = ("tinysiam", "pytorch")
+KEEP_FREED_MEMORY = ("tinysiam", "all", "none")  # who calls tinysiam.keep_freed_memory()
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 GOAL_TIME_RATIO = 1.0  # every workload at most this x PyTorch CPU's time
 GOAL_W1_PEAK_FRACTION = 0.70  # W1 at least this fraction of the GEMM-peak bound
@@ -59,6 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="comma-separated, from tinysiam,pytorch (default: both; pytorch only where installed)")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for the timing workers' BLAS / OpenMP (default: the libraries' own, all cores)")
+    parser.add_argument("--keep-freed-memory", choices=KEEP_FREED_MEMORY, default="tinysiam",
+                        help="which workers call tinysiam.keep_freed_memory() first, so that malloc reuses freed "
+                             "blocks: tinysiam (as the examples run; default), all (PyTorch too), none")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--profile", action="store_true",
                         help="instead of timing: cProfile tinysiam's training steps and print where the time goes")
@@ -83,8 +87,13 @@ def _choices(parser: argparse.ArgumentParser, flag: str, value: str, valid: tupl
 
 
 # ----- who runs what -------------------------------------------------------------------------
-def contenders(kind: str, device: str, frameworks: list[str], **options: Any) -> dict[str, Contender]:
-    """The tinysiam and PyTorch contenders of one row: kind "training" (workload, pairs) or "op" (case)."""
+def contenders(kind: str, device: str, frameworks: list[str], keep_freed_memory: str = "tinysiam",
+               **options: Any) -> dict[str, Contender]:
+    """The tinysiam and PyTorch contenders of one row: kind "training" (workload, pairs) or "op" (case).
+
+    keep_freed_memory: "tinysiam", "all" or "none", the workers that call
+    tinysiam.keep_freed_memory() before anything else.
+    """
     if kind == "training":
         builders = {"tinysiam": workloads.tinysiam_training_step, "pytorch": workloads.torch_training_step}
     else:
@@ -93,9 +102,12 @@ def contenders(kind: str, device: str, frameworks: list[str], **options: Any) ->
     memory = {"tinysiam": workloads.cupy_peak_bytes if gpu else None, "pytorch": workloads.torch_peak_bytes if gpu else None}
     preload = {"tinysiam": ("tinysiam",), "pytorch": ("torch", "tinysiam")}
     prime = {"tinysiam": workloads.tinysiam_prime, "pytorch": workloads.torch_prime}
+    keeps = {"tinysiam": keep_freed_memory in ("tinysiam", "all"), "pytorch": keep_freed_memory == "all"}
     return {
         name: Contender(partial(builders[name], device=device, **options), preload[name],
-                        partial(prime[name], device), memory[name])
+                        partial(workloads.keep_freed_memory_then, prime[name], device) if keeps[name]
+                        else partial(prime[name], device),
+                        memory[name])
         for name in frameworks
     }
 
@@ -122,7 +134,7 @@ def run_rows(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
     """Time every row, storing each framework's result (or its failure) in the row."""
     for row in rows:
         print(f"timing {row['label']} ...", file=sys.stderr, flush=True)
-        todo = contenders(row["kind"], args.device, args.frameworks, **row["options"])
+        todo = contenders(row["kind"], args.device, args.frameworks, args.keep_freed_memory, **row["options"])
         row["results"], row["failed"] = {}, {}
         while todo:  # a framework that fails is reported and the others are timed without it
             try:
@@ -258,6 +270,8 @@ def op_methods() -> dict[tuple[str, int, str], str]:
 def profile(args: argparse.Namespace) -> None:
     """cProfile tinysiam's training steps: each op's forward and backward as a % of the step."""
     methods = op_methods()
+    if args.keep_freed_memory != "none":
+        tinysiam.keep_freed_memory()
     for workload in ("W1", "W2", "W3"):
         if workload not in args.workloads or (workload == "W3" and not workloads.w3_available()):
             continue
@@ -312,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     info = machine(args.device, peak)
     threads = f", {args.threads} threads each" if args.threads else ""
     print(f"\n{info['cpu']}, {info['cores']} cores{threads}, device {args.device}; numpy {info['numpy']}, torch {info['torch']}; "
-          f"measured float32 GEMM peak {peak:.0f} GFLOP/s; median of {args.repeats} after {args.warmup} warm-up\n")
+          f"measured float32 GEMM peak {peak:.0f} GFLOP/s; median of {args.repeats} after {args.warmup} warm-up; "
+          f"keep_freed_memory: {args.keep_freed_memory}\n")
     print(table(rows, peak, args.device))
     print()
     print(goals(rows, peak, args.device))
@@ -323,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: {row['label']}: {name} failed: {why}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        report = {"machine": info, "threads": args.threads, "repeats": args.repeats, "warmup": args.warmup, "rows": [
+        report = {"machine": info, "threads": args.threads, "repeats": args.repeats, "warmup": args.warmup,
+                  "keep_freed_memory": args.keep_freed_memory, "rows": [
             {"label": row["label"], "kind": row["kind"], "flops": row["flops"],
              "options": {k: (vars(v) if k == "case" else v) for k, v in row["options"].items()},
              "results": row["results"], "failed": row["failed"]}

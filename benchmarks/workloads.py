@@ -213,6 +213,16 @@ def tinysiam_prime(device: str = "cpu") -> None:
         array_module("cuda").get_default_memory_pool().free_all_blocks()
 
 
+def keep_freed_memory_then(prime: Callable[[str], None], device: str) -> None:
+    """Call tinysiam.keep_freed_memory() in this worker process, as the examples do, then ``prime``.
+
+    It sets glibc malloc's thresholds for the whole process (tinysiam/memory.py), so it applies
+    to whichever framework the worker runs.
+    """
+    tinysiam.keep_freed_memory()
+    prime(device)
+
+
 def cupy_peak_bytes() -> int:
     """Bytes held by CuPy's memory pool; it keeps freed blocks, so this is its peak."""
     return int(array_module("cuda").get_default_memory_pool().total_bytes())

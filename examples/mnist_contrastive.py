@@ -146,6 +146,7 @@ def learning_rate(base: float, schedule: str, iteration: int, total: int) -> flo
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     device = resolve_device(args.device)
+    tinysiam.keep_freed_memory()  # reuse big freed arrays instead of fresh pages every iteration (tinysiam/memory.py)
     args.out.mkdir(parents=True, exist_ok=True)
     figures = []
 

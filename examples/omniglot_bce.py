@@ -227,6 +227,7 @@ def pair_probabilities(model: SiameseNet, features: tinysiam.Tensor, i1: np.ndar
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     device, size = args.device, args.size
+    tinysiam.keep_freed_memory()  # reuse big freed arrays instead of fresh pages every iteration (tinysiam/memory.py)
     args.out.mkdir(parents=True, exist_ok=True)
     figures = []
 

@@ -232,6 +232,7 @@ def pca_2d(points: np.ndarray) -> np.ndarray:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     device = resolve_device(args.device)
+    tinysiam.keep_freed_memory()  # reuse big freed arrays instead of fresh pages every iteration (tinysiam/memory.py)
     args.out.mkdir(parents=True, exist_ok=True)
     figures = []
 

@@ -184,6 +184,8 @@ CASES = [
     ("PairSampler_sample_float", lambda: PairSampler(IMAGES, CLASSES).sample(2.5), ValueError, r"n must be a positive int, got 2\.5"),
     ("PairSampler_state_without_rng", lambda: PairSampler(IMAGES, CLASSES).load_state_dict({}), ValueError, r"needs the key 'rng'"),
     ("resolve_device_unknown", lambda: resolve_device("gpu"), ValueError, r"device must be 'auto', 'cpu' or 'cuda', got 'gpu'"),
+    ("keep_freed_memory_zero", lambda: ts.keep_freed_memory(0), ValueError, r"keep_freed_memory: limit_bytes must be in 1\.\.2147483647, got 0"),
+    ("keep_freed_memory_string", lambda: ts.keep_freed_memory("1GB"), TypeError, r"keep_freed_memory: limit_bytes must be an int, got str"),
     ("manual_seed_negative", lambda: ts.manual_seed(-1), ValueError, r"manual_seed: seed must be a non-negative int, got -1"),
     ("save_a_tensor", lambda: ts.save("/nonexistent/ckpt.npz", weights=x(2)), TypeError, r"cannot save state\['weights'\] of type Tensor.*t\.numpy\(\)"),
     ("load_missing_checkpoint", lambda: ts.load("/nonexistent/ckpt.npz"), FileNotFoundError, r"no checkpoint at '/nonexistent/ckpt\.npz'"),

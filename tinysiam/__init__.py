@@ -7,6 +7,7 @@ from .anomaly import AnomalyError, detect_anomaly
 from .autograd import Context, Function, is_grad_enabled, no_grad
 from .backend import cuda_available
 from .gradcheck import GradcheckError, gradcheck
+from .memory import keep_freed_memory
 from .ops import concatenate, stack
 from .tensor import Tensor, tensor
 
@@ -17,6 +18,6 @@ from .random import default_generator, manual_seed
 __all__ = [
     "AnomalyError", "detect_anomaly",
     "Context", "Function", "GradcheckError", "Tensor", "concatenate", "cuda_available", "gradcheck",
-    "is_grad_enabled", "no_grad", "stack", "tensor",
+    "is_grad_enabled", "keep_freed_memory", "no_grad", "stack", "tensor",
     "CheckpointError", "default_generator", "load", "losses", "manual_seed", "nn", "optim", "save",
 ]
