@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -136,13 +135,6 @@ def embed(branch: nn.Module, images: np.ndarray, device: str, batch: int = 2000)
     return np.concatenate(parts)
 
 
-def learning_rate(base: float, schedule: str, iteration: int, total: int) -> float:
-    """The constant rate, or cosine decay from ``base`` to 0 over ``total`` iterations."""
-    if schedule == "cosine":
-        return base * 0.5 * (1 + math.cos(math.pi * iteration / total))
-    return base
-
-
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     device = resolve_device(args.device)
@@ -200,7 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
     with InterruptFlag() as interrupt:
         for iteration in range(start_iteration, args.iterations):
             loss = batch_loss()
-            optimizer.lr = learning_rate(args.lr, args.schedule, iteration, args.iterations)
+            optimizer.lr = optim.scheduled_lr(args.lr, args.schedule, iteration, args.iterations)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -91,7 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-pairs", type=int, default=None, help="random pairs per iteration (paper 180)")
     parser.add_argument("--batch-characters", type=int, default=None, help="characters per all-in-batch batch (cpu 64)")
     parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (paper 6e-5, cpu 1e-3)")
-    parser.add_argument("--schedule", choices=["constant", "cosine"], default=None,
+    parser.add_argument("--schedule", choices=optim.SCHEDULES, default=None,
                         help="learning rate: constant (paper) or cosine decay to 0 (cpu)")
     parser.add_argument("--classes", type=int, default=None, metavar="N",
                         help="train on the first N background characters only (smoke tests)")
@@ -199,13 +198,6 @@ def departures(args: argparse.Namespace) -> list[str]:
     if args.classes is not None:
         notes.append(f"trained on the first {args.classes} background characters only")
     return notes
-
-
-def learning_rate(base: float, schedule: str, iteration: int, total: int) -> float:
-    """The constant rate, or cosine decay from ``base`` to 0 over ``total`` iterations."""
-    if schedule == "cosine":
-        return base * 0.5 * (1 + math.cos(math.pi * iteration / total))
-    return base
 
 
 def distort(images: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
@@ -322,7 +314,7 @@ def main(argv: list[str] | None = None) -> dict:
     with InterruptFlag() as interrupt:
         for iteration in range(start_iteration, args.iterations):
             loss = batch_loss()
-            optimizer.lr = learning_rate(args.lr, args.schedule, iteration, args.iterations)
+            optimizer.lr = optim.scheduled_lr(args.lr, args.schedule, iteration, args.iterations)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -74,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dim", type=int, default=16, help="embedding dimension")
     parser.add_argument("--margin", type=float, default=1.0, help="contrastive margin")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    parser.add_argument("--schedule", choices=["cosine", "constant"], default="cosine",
+    parser.add_argument("--schedule", choices=optim.SCHEDULES, default="cosine",
                         help="cosine: decay the learning rate to 0 over --iterations; constant: keep it")
     add_run_arguments(parser, default_out=Path("runs/two_source_digits"))
     args = parser.parse_args(argv)
@@ -183,13 +182,6 @@ def embed(twin: nn.Twin, images: np.ndarray, branch: int, device: str, batch: in
     return np.concatenate(parts)
 
 
-def learning_rate(base: float, schedule: str, iteration: int, total: int) -> float:
-    """The constant rate, or cosine decay from ``base`` to 0 over ``total`` iterations."""
-    if schedule == "cosine":
-        return base * 0.5 * (1 + math.cos(math.pi * iteration / total))
-    return base
-
-
 # ----- 4. checkpoints of the two twins ------------------------------------------------------------
 def save_state(path: Path, iteration: int, history: dict, twins: dict, optimizers: dict, pairs: CrossPairs) -> None:
     """Write both twins, both optimisers, the pair generator and the loss histories, atomically."""
@@ -273,7 +265,7 @@ def main(argv: list[str] | None = None) -> dict:
             hand = tinysiam.tensor(hand_x[i], device=device)      # (B, 1, 28, 28)
             printed = tinysiam.tensor(print_x[j], device=device)  # (B, 1, 28, 28)
             same = tinysiam.tensor(y, device=device)              # (B,)
-            lr = learning_rate(args.lr, args.schedule, iteration, args.iterations)
+            lr = optim.scheduled_lr(args.lr, args.schedule, iteration, args.iterations)
             for kind in KINDS:
                 started = time.perf_counter()
                 f_hand, f_print = twins[kind](hand, printed)  # (B, dim) each

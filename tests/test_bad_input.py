@@ -184,6 +184,8 @@ CASES = [
     ("PairSampler_sample_float", lambda: PairSampler(IMAGES, CLASSES).sample(2.5), ValueError, r"n must be a positive int, got 2\.5"),
     ("PairSampler_state_without_rng", lambda: PairSampler(IMAGES, CLASSES).load_state_dict({}), ValueError, r"needs the key 'rng'"),
     ("resolve_device_unknown", lambda: resolve_device("gpu"), ValueError, r"device must be 'auto', 'cpu' or 'cuda', got 'gpu'"),
+    ("scheduled_lr_unknown_schedule", lambda: optim.scheduled_lr(0.1, "step", 0, 10), ValueError, r"scheduled_lr: schedule must be one of constant, cosine, got 'step'"),
+    ("scheduled_lr_iteration_past_total", lambda: optim.scheduled_lr(0.1, "cosine", 10, 10), ValueError, r"scheduled_lr: iteration must be in 0\.\.9 \(total 10\), got 10"),
     ("keep_freed_memory_zero", lambda: ts.keep_freed_memory(0), ValueError, r"keep_freed_memory: limit_bytes must be in 1\.\.2147483647, got 0"),
     ("keep_freed_memory_string", lambda: ts.keep_freed_memory("1GB"), TypeError, r"keep_freed_memory: limit_bytes must be an int, got str"),
     ("manual_seed_negative", lambda: ts.manual_seed(-1), ValueError, r"manual_seed: seed must be a non-negative int, got -1"),

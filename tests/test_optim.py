@@ -7,7 +7,7 @@ import pytest
 from devices import devices
 
 import tinysiam
-from tinysiam import nn
+from tinysiam import nn, optim
 from tinysiam.optim import SGD, Adam
 
 
@@ -215,3 +215,16 @@ def test_adam_on_each_device_matches_numpy(device):
     cpu_opt = Adam([nn.Parameter(p.numpy())])
     cpu_opt.load_state_dict(state)  # a GPU state loads on the CPU
     np.testing.assert_allclose(cpu_opt.state[0]["v"], tinysiam.tensor(opt.state[0]["v"]).numpy())
+
+
+# ----- learning-rate schedules ------------------------------------------------------------
+def test_scheduled_lr_constant_is_the_base_rate() -> None:
+    assert [optim.scheduled_lr(0.1, "constant", i, 4) for i in range(4)] == [0.1] * 4
+
+
+def test_scheduled_lr_cosine_falls_from_base_through_half_towards_zero() -> None:
+    rates = [optim.scheduled_lr(1e-3, "cosine", i, 100) for i in range(100)]
+    assert rates[0] == pytest.approx(1e-3)
+    assert rates[50] == pytest.approx(0.5e-3)
+    assert 0 < rates[-1] < 1e-6
+    assert all(a > b for a, b in zip(rates, rates[1:]))
