@@ -182,9 +182,9 @@ def main(argv: list[str] | None = None) -> dict:
         return (per_pair * tinysiam.tensor(weight, device=device)).sum()  # a mean, similar and dissimilar half each
 
     # 4. Training: fresh pairs each iteration, contrastive loss, one optimiser step.
-    start_iteration, loss_history = 0, []
+    start_iteration, loss_history, previous_seconds = 0, [], 0.0
     if args.resume is not None:
-        start_iteration, loss_history = load_training_state(args.resume, twin, optimizer, sampler)
+        start_iteration, loss_history, previous_seconds = load_training_state(args.resume, twin, optimizer, sampler)
         print(f"resumed from {args.resume} at iteration {start_iteration}")
     checkpoint_path = args.out / "checkpoint.npz"
     started = time.perf_counter()
@@ -201,16 +201,18 @@ def main(argv: list[str] | None = None) -> dict:
             loss_history.append(value)
             bar.update()
             bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+            seconds = previous_seconds + time.perf_counter() - started  # over every resumed session
             if args.checkpoint_every and (iteration + 1) % args.checkpoint_every == 0:
-                save_training_state(checkpoint_path, iteration + 1, loss_history, twin, optimizer, sampler)
+                save_training_state(checkpoint_path, iteration + 1, loss_history, twin, optimizer, sampler, seconds)
             if interrupt.requested:
                 bar.close()
-                save_training_state(checkpoint_path, iteration + 1, loss_history, twin, optimizer, sampler)
+                save_training_state(checkpoint_path, iteration + 1, loss_history, twin, optimizer, sampler, seconds)
                 print(f"\ninterrupted after iteration {iteration + 1}; saved {checkpoint_path}. Continue with:\n"
                       f"  python examples/mnist_contrastive.py --resume {checkpoint_path} (and the same flags)")
                 raise SystemExit(130)
     bar.close()
-    seconds = time.perf_counter() - started
+    session_seconds = time.perf_counter() - started
+    seconds = previous_seconds + session_seconds
     trained = args.iterations - start_iteration
     figures.append(plot.loss_curve(loss_history, seconds))
     plot.save(figures[-1], args.out / "loss.png")
@@ -245,7 +247,7 @@ def main(argv: list[str] | None = None) -> dict:
         "device": device,
         "final_loss": loss_history[-1] if loss_history else None,
         "training_seconds": round(seconds, 2),
-        "iterations_per_second": round(trained / seconds, 2) if trained else None,
+        "iterations_per_second": round(trained / session_seconds, 2) if trained else None,
         "knn5_accuracy": knn,
         "precision_at_9": precision,
     }

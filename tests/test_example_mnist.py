@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tinysiam
+
 EXAMPLE = Path(__file__).parents[1] / "examples" / "mnist_contrastive.py"
 FIGURES = ["training_images.png", "pairs.png", "loss.png", "embedding.png", "retrieval.png"]
 
@@ -58,6 +60,8 @@ def test_resume_equals_uninterrupted_run(tmp_path):
     b = json.loads((split / "metrics.json").read_text())
     assert a["final_loss"] == b["final_loss"]
     assert a["knn5_accuracy"] == b["knn5_accuracy"] and a["precision_at_9"] == b["precision_at_9"]
+    first_session = float(tinysiam.load(split / "checkpoint.npz")["seconds"])  # saved after iteration 3
+    assert first_session > 0 and b["training_seconds"] > round(first_session, 2)  # the total of both sessions
 
 
 def test_bad_arguments_are_argparse_errors(tmp_path):

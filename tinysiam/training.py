@@ -68,11 +68,14 @@ def check_finite(loss: float, iteration: int, last_finite: float | None) -> None
     )
 
 
-def save_training_state(path: Path, iteration: int, losses: list[float], model: Any, optimizer: Any, sampler: Any) -> Path:
-    """Write model, optimiser, pair-sampler RNG, iteration and loss history to ``path`` atomically."""
+def save_training_state(path: Path, iteration: int, losses: list[float], model: Any, optimizer: Any, sampler: Any,
+                        seconds: float = 0.0) -> Path:
+    """Write model, optimiser, pair-sampler RNG, iteration, loss history and the training seconds
+    so far to ``path`` atomically."""
     save(
         path,
         iteration=iteration,
+        seconds=seconds,
         losses=losses,
         model=model.state_dict(),
         optimizer=optimizer.state_dict(),
@@ -81,13 +84,13 @@ def save_training_state(path: Path, iteration: int, losses: list[float], model: 
     return path
 
 
-def load_training_state(path: Path, model: Any, optimizer: Any, sampler: Any) -> tuple[int, list[float]]:
-    """Restore what :func:`save_training_state` wrote; returns (iteration, losses)."""
+def load_training_state(path: Path, model: Any, optimizer: Any, sampler: Any) -> tuple[int, list[float], float]:
+    """Restore what :func:`save_training_state` wrote; returns (iteration, losses, seconds)."""
     state = load(path)
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     sampler.load_state_dict(state["sampler"])
-    return int(state["iteration"]), [float(v) for v in state["losses"]]
+    return int(state["iteration"]), [float(v) for v in state["losses"]], float(state["seconds"])
 
 
 class InterruptFlag:
