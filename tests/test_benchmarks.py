@@ -88,6 +88,21 @@ def test_bench_script_times_w1_end_to_end(tmp_path):
         assert row["results"]["pytorch"]["first_output"] == pytest.approx(timed["first_output"], rel=1e-4)
 
 
+def test_keep_freed_memory_reaches_the_chosen_workers(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # bench.py imports its neighbours by name
+    bench = load("bench")
+    for choice, expected in [("tinysiam", {"tinysiam"}), ("all", {"tinysiam", "pytorch"}), ("none", set())]:
+        todo = bench.contenders("training", "cpu", ["tinysiam", "pytorch"], choice, workload="W1", pairs=2)
+        keeping = {name for name, c in todo.items() if c.prime.func is bench.workloads.keep_freed_memory_then}
+        assert keeping == expected, choice
+
+
+def test_bench_report_names_its_allocator_setting(tmp_path):
+    report = run_bench(tmp_path, "--workloads", "W1", "--w1-pairs", "2", "--frameworks", "tinysiam",
+                       "--keep-freed-memory", "none")
+    assert report["keep_freed_memory"] == "none"
+
+
 @pytest.mark.parametrize("workload", TRAINING)
 def test_pytorch_twin_starts_from_the_same_loss(workload):
     pytest.importorskip("torch")
