@@ -22,7 +22,6 @@ cost a GPU synchronisation per call.)
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
@@ -30,7 +29,7 @@ import numpy as np
 from . import functional as F
 from .autograd import Context, Function
 from .backend import get_array_module, to_numpy
-from .tensor import Tensor, check_float, tensor
+from .tensor import Tensor, check_float, check_numbers, tensor
 
 REDUCTIONS = ("sum", "mean", "none")
 
@@ -75,7 +74,7 @@ def contrastive_loss(
     if f1.ndim != 2 or f1.shape != f2.shape:
         raise ValueError(f"contrastive_loss: f1 and f2 must both be (N, D) with one shape, got f1 {f1.shape} and f2 {f2.shape}")
     _check_not_empty("contrastive_loss", "f1", f1)
-    _check_numbers("contrastive_loss", margin=margin, eps=eps)
+    check_numbers("contrastive_loss", margin=margin, eps=eps)
     if not margin > 0:
         raise ValueError(f"contrastive_loss: margin must be > 0, got {margin}")
     if not eps >= 0:
@@ -122,7 +121,7 @@ def binary_cross_entropy(p: Tensor, y: Tensor | Any, eps: float | None = None, r
             f"to {float(xp.nanmax(p.data)):.4g}; for logits use binary_cross_entropy_with_logits"
         )
     eps = float(np.finfo(p.dtype).eps) if eps is None else eps
-    _check_numbers("binary_cross_entropy", eps=eps)
+    check_numbers("binary_cross_entropy", eps=eps)
     if not 0 <= eps < 0.5:
         raise ValueError(f"binary_cross_entropy: eps must be in [0, 0.5), got {eps}")
     p = p.clip(eps, 1 - eps)
@@ -207,11 +206,6 @@ def _check_not_empty(name: str, what: str, scores: Tensor) -> None:
     if scores.shape[0] == 0:
         raise ValueError(f"{name}: {what} is an empty batch, shape {scores.shape}; a loss needs at least one pair")
 
-
-def _check_numbers(name: str, **values: Any) -> None:
-    for what, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{name}: {what} must be a number, got {type(value).__name__} {value!r}")
 
 
 def _labels(name: str, y: Tensor | Any, n: int, like: Tensor) -> Tensor:

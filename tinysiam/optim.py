@@ -17,13 +17,12 @@ tensors. Parameters whose ``.grad`` is None (unused in this iteration) are skipp
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, Iterable
 
 import numpy as np
 
 from .backend import device_of, get_array_module, to_device, to_numpy
-from .tensor import Tensor
+from .tensor import Tensor, check_numbers
 
 
 class Optimizer:
@@ -125,7 +124,7 @@ class Optimizer:
             }
 
     def _check_hyperparameters(self) -> None:
-        _check_numbers(type(self).__name__, lr=self.lr)
+        check_numbers(type(self).__name__, lr=self.lr)
         if not self.lr > 0:
             raise ValueError(f"{type(self).__name__}: lr must be > 0, got {self.lr}")
 
@@ -152,7 +151,7 @@ class SGD(Optimizer):
 
     def _check_hyperparameters(self) -> None:
         super()._check_hyperparameters()
-        _check_numbers("SGD", momentum=self.momentum)
+        check_numbers("SGD", momentum=self.momentum)
         if not 0 <= self.momentum < 1:
             raise ValueError(f"SGD: momentum must be in [0, 1), got {self.momentum}")
 
@@ -212,7 +211,7 @@ class Adam(Optimizer):
         super()._check_hyperparameters()
         if not isinstance(self.betas, tuple) or len(self.betas) != 2:
             raise TypeError(f"Adam: betas must be a pair (b1, b2), got {self.betas!r}")
-        _check_numbers("Adam", b1=self.betas[0], b2=self.betas[1], eps=self.eps)
+        check_numbers("Adam", b1=self.betas[0], b2=self.betas[1], eps=self.eps)
         if not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {self.betas}")
         if not self.eps >= 0:
@@ -261,11 +260,6 @@ def scheduled_lr(base: float, schedule: str, iteration: int, total: int) -> floa
         return base * 0.5 * (1 + math.cos(math.pi * iteration / total))
     return base
 
-
-def _check_numbers(name: str, **values: Any) -> None:
-    for what, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{name}: {what} must be a number, got {type(value).__name__} {value!r}")
 
 
 def _plain(value: Any) -> Any:
