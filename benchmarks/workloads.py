@@ -418,6 +418,20 @@ def op_arrays(case: OpCase, seed: int = SEED) -> dict[str, np.ndarray]:
     return arrays
 
 
+def forward_backward_step(leaves: list[Any], forward: Callable[[], Any], grad: Any,
+                          synchronize: Callable[[], None]) -> Callable[[], None]:
+    """One op's timed step, the same for both frameworks: clear the leaves' gradients, run
+    ``forward()`` and its backward with ``grad``, wait for the device."""
+
+    def step() -> None:
+        for leaf in leaves:
+            leaf.grad = None
+        forward().backward(grad)
+        synchronize()
+
+    return step
+
+
 def tinysiam_op_step(case: OpCase, device: str = "cpu", seed: int = SEED) -> Callable[[], None]:
     """One forward + backward of the op case in tinysiam."""
     arrays = op_arrays(case, seed)
@@ -431,15 +445,7 @@ def tinysiam_op_step(case: OpCase, device: str = "cpu", seed: int = SEED) -> Cal
         forward = lambda: F.conv2d(x, weight, bias, stride=case.stride, padding=case.padding)  # noqa: E731
     else:
         forward = lambda: F.max_pool2d(x, case.kernel, case.stride)  # noqa: E731
-    synchronize = tinysiam_synchronize(device)
-
-    def step() -> None:
-        for leaf in leaves:
-            leaf.grad = None
-        forward().backward(grad)
-        synchronize()
-
-    return step
+    return forward_backward_step(leaves, forward, grad, tinysiam_synchronize(device))
 
 
 def torch_op_step(case: OpCase, device: str = "cpu", seed: int = SEED) -> Callable[[], None]:
@@ -457,12 +463,4 @@ def torch_op_step(case: OpCase, device: str = "cpu", seed: int = SEED) -> Callab
         forward = lambda: torch.nn.functional.conv2d(x, weight, bias, stride=case.stride, padding=case.padding)  # noqa: E731
     else:
         forward = lambda: torch.nn.functional.max_pool2d(x, case.kernel, case.stride)  # noqa: E731
-    synchronize = torch_synchronize(device)
-
-    def step() -> None:
-        for leaf in leaves:
-            leaf.grad = None
-        forward().backward(grad)
-        synchronize()
-
-    return step
+    return forward_backward_step(leaves, forward, grad, torch_synchronize(device))
