@@ -14,7 +14,7 @@ small, unchanged. The cost: memory freed by the program stays with the process (
 limit) instead of returning to the system, which suits a process that trains.
 
 This changes the allocator of the whole process, so tinysiam never does it on import: the
-examples call :func:`keep_freed_memory` when they train on the CPU, and so can you.
+examples call :func:`keep_freed_memory` before they train, and so can you.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ def resolve_device(choice: str) -> str:
 def add_run_arguments(parser: argparse.ArgumentParser, default_out: Path) -> None:
     """Add the flags every example shares: --seed, --device, --out, checkpoints, --no-show."""
     parser.add_argument("--seed", type=int, default=0, help="seeds weights, pairs and any generated data (>= 0)")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+    parser.add_argument("--device", choices=("auto", *DEVICES), default="auto",
                         help="auto: cuda when CuPy sees a GPU, else cpu")
     parser.add_argument("--out", type=Path, default=default_out, help="folder for figures, metrics, checkpoints")
     parser.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
