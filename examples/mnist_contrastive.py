@@ -47,6 +47,7 @@ from tinysiam.training import (
     check_finite,
     check_run_arguments,
     load_training_state,
+    outputs_in_batches,
     progress_bar,
     resolve_device,
     save_training_state,
@@ -129,10 +130,9 @@ def conv_branch(rng: np.random.Generator) -> nn.Sequential:
 def embed(branch: nn.Module, images: np.ndarray, device: str, batch: int = 2000) -> np.ndarray:
     """2-D features (N, 2) of images (N, 1, 28, 28), in inference mode and without a graph."""
     branch.eval()
-    with tinysiam.no_grad():
-        parts = [branch(tinysiam.tensor(images[i : i + batch], device=device)).numpy() for i in range(0, len(images), batch)]
+    features = outputs_in_batches(branch, images, device, batch)
     branch.train()
-    return np.concatenate(parts)
+    return features
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -65,6 +65,7 @@ from tinysiam.training import (
     add_run_arguments,
     check_finite,
     check_run_arguments,
+    outputs_in_batches,
     progress_bar,
     resolve_device,
 )
@@ -207,8 +208,7 @@ def distort(images: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarr
 
 def embed(branch: nn.Module, images: np.ndarray, device: str, batch: int) -> tinysiam.Tensor:
     """Features (N, D) of images (N, 1, S, S); call in inference mode under no_grad."""
-    parts = [branch(tinysiam.tensor(images[i : i + batch], device=device)).numpy() for i in range(0, len(images), batch)]
-    return tinysiam.tensor(np.concatenate(parts), device=device)
+    return tinysiam.tensor(outputs_in_batches(branch, images, device, batch), device=device)
 
 
 def pair_probabilities(model: SiameseNet, features: tinysiam.Tensor, i1: np.ndarray, i2: np.ndarray) -> np.ndarray:

@@ -54,6 +54,7 @@ from tinysiam.training import (
     add_run_arguments,
     check_finite,
     check_run_arguments,
+    outputs_in_batches,
     progress_bar,
     resolve_device,
 )
@@ -175,11 +176,9 @@ def mlp_branch(dim: int, rng: np.random.Generator) -> nn.Sequential:
 def embed(twin: nn.Twin, images: np.ndarray, branch: int, device: str, batch: int = 1000) -> np.ndarray:
     """Features (N, dim) of images (N, 1, 28, 28) through one branch, without a graph."""
     twin.eval()
-    with tinysiam.no_grad():
-        parts = [twin.embed(tinysiam.tensor(images[k : k + batch], device=device), branch=branch).numpy()
-                 for k in range(0, len(images), batch)]
+    features = outputs_in_batches(lambda x: twin.embed(x, branch=branch), images, device, batch)
     twin.train()
-    return np.concatenate(parts)
+    return features
 
 
 # ----- 4. checkpoints of the two twins ------------------------------------------------------------

@@ -8,12 +8,16 @@ import argparse
 import math
 import signal
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
 
 from tqdm.auto import tqdm
 
 from .backend import DEVICES, cuda_available
+from .autograd import no_grad
 from .checkpoint import load, save
+from .tensor import Tensor, tensor
 
 
 class NonFiniteLossError(RuntimeError):
@@ -49,6 +53,17 @@ def check_run_arguments(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
     if args.resume is not None and not args.resume.is_file():
         parser.error(f"--resume: no checkpoint file at {args.resume}")
+
+
+def outputs_in_batches(fn: Callable[[Tensor], Tensor], images: np.ndarray, device: str, batch: int) -> np.ndarray:
+    """``fn`` applied to ``images`` (N, ...) ``batch`` at a time without a graph, as one host array.
+
+    For embedding a whole data set: one forward over tens of thousands of images at once would
+    hold all their activations. Put the model in ``eval()`` mode first.
+    """
+    with no_grad():
+        parts = [fn(tensor(images[i : i + batch], device=device)).numpy() for i in range(0, len(images), batch)]
+    return np.concatenate(parts)
 
 
 def progress_bar(total: int, initial: int = 0) -> tqdm:
