@@ -120,16 +120,42 @@ def test_step_updates_in_place_and_never_writes_the_gradient(make):
 
 
 @pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1, momentum=0.9), lambda ps: Adam(ps, lr=0.1)])
-def test_step_allocates_no_parameter_sized_arrays(make):
-    p = nn.Parameter(np.zeros(1_000_000, np.float32))  # 4 MB
-    p.grad = np.ones(1_000_000, np.float32)
+def test_step_allocates_at_most_one_block_whatever_the_parameter_size(make):
+    size = 4 * optim.CACHE_BLOCK  # a 4 MB parameter; a block's scratch is 1 MB
+    p = nn.Parameter(np.zeros(size, np.float32))
+    p.grad = np.ones(size, np.float32)
     opt = make([p])
-    opt.step()  # the first step allocates the buffers
+    opt.step()  # the first step allocates the state (m and v, or the momentum buffer)
     tracemalloc.start()
     opt.step()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert peak < 100_000, f"a step allocated {peak} bytes"
+    block_bytes = optim.CACHE_BLOCK * 4
+    assert peak < block_bytes + 100_000, f"a step allocated {peak} bytes; one block is {block_bytes}"
+
+
+@pytest.mark.parametrize("layout", ["C-contiguous", "transposed"])
+def test_updates_in_blocks_match_the_whole_array_formulas(monkeypatch, layout):
+    """Blocks of 7 over 5 x 9 = 45 elements (six whole blocks and a tail of 3), or whole arrays
+    when the gradient is a transposed view (a flat view of it would be a copy)."""
+    monkeypatch.setattr(optim, "CACHE_BLOCK", 7)
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((5, 9))
+    grads = [rng.standard_normal((5, 9)) for _ in range(3)]
+    if layout == "transposed":
+        grads = [g.T.copy().T for g in grads]
+    adam_p, sgd_p = nn.Parameter(start.copy()), nn.Parameter(start.copy())
+    adam, sgd = Adam([adam_p], lr=1e-2, betas=(0.9, 0.99)), SGD([sgd_p], lr=0.1, momentum=0.9)
+    assert grads[0].flags.c_contiguous == (layout == "C-contiguous")
+    buffer, expected_sgd = np.zeros_like(start), start.copy()
+    for g in grads:
+        adam_p.grad, sgd_p.grad = g, g
+        adam.step()
+        sgd.step()
+        buffer = 0.9 * buffer + g
+        expected_sgd -= 0.1 * buffer
+    np.testing.assert_allclose(adam_p.data, adam_by_hand(start, grads, 1e-2, 0.9, 0.99, 1e-8), rtol=1e-14)
+    np.testing.assert_allclose(sgd_p.data, expected_sgd, rtol=1e-14)
 
 
 def test_hyperparameters_are_checked():
