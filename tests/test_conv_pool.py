@@ -146,6 +146,24 @@ def test_conv2d_chunked_batch_equals_unchunked(monkeypatch: pytest.MonkeyPatch, 
         np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
+@pytest.mark.parametrize("n, most", [(7, 6), (16, 6), (360, 6), (5, 1), (3, 10)])
+def test_batch_chunks_are_as_few_and_as_equal_as_the_budget_allows(monkeypatch: pytest.MonkeyPatch, n: int, most: int) -> None:
+    monkeypatch.setattr(conv, "COLUMN_BUDGET_BYTES", most * 100)
+    chunks = conv.batch_chunks(n, 100)  # room for `most` items of 100 bytes
+    sizes = [c.stop - c.start for c in chunks]
+    assert chunks[0].start == 0 and chunks[-1].stop == n
+    assert all(a.stop == b.start for a, b in zip(chunks, chunks[1:]))  # contiguous, in order
+    assert len(chunks) == -(-n // most) and max(sizes) <= most and max(sizes) - min(sizes) <= 1
+
+
+def test_conv2d_of_an_empty_batch_is_empty() -> None:
+    x, w, b = (ts.tensor(v, requires_grad=True) for v in conv_inputs((0, 2, 5, 5), (3, 2, 3, 3)))
+    out = F.conv2d(x, w, b, padding=1)
+    out.sum().backward()
+    assert out.shape == (0, 3, 5, 5) and x.grad.shape == (0, 2, 5, 5)
+    np.testing.assert_array_equal(w.grad, 0)
+
+
 def test_conv2d_chunked_gradcheck(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(conv, "COLUMN_BUDGET_BYTES", 1)  # every image is its own chunk
     x, w, b = (ts.tensor(v, requires_grad=True) for v in conv_inputs((3, 2, 5, 5), (2, 2, 3, 3)))

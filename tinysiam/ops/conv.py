@@ -31,7 +31,8 @@ from typing import Any
 from ..autograd import Context, Function
 from ..backend import get_array_module
 
-COLUMN_BUDGET_BYTES = 64 * 2**20  # largest column matrix built at once (one chunk of the batch)
+COLUMN_BUDGET_BYTES = 128 * 2**20  # largest column matrix built at once (one chunk of the batch)
+# 128 rather than 64 MiB: W2 (16 images of 105x105) 0.90x the time per step, peak 762 -> 889 MB (paired runs)
 
 
 def pair(value: int | tuple[int, int], name: str, minimum: int = 1) -> tuple[int, int]:
@@ -85,9 +86,16 @@ def col2im(cols: Any, x_padded_shape: tuple[int, ...], kh: int, kw: int, stride:
 
 
 def batch_chunks(n: int, bytes_per_item: int) -> list[slice]:
-    """Split range(n) into slices whose column matrices fit in COLUMN_BUDGET_BYTES."""
-    step = max(1, COLUMN_BUDGET_BYTES // max(1, bytes_per_item))
-    return [slice(start, min(start + step, n)) for start in range(0, n, step)]
+    """Split range(n) into as few slices as keep each one's columns within COLUMN_BUDGET_BYTES.
+
+    The slices are as equal as can be (their sizes differ by at most one), so the column buffer,
+    sized for the largest, is no bigger than it must be: 7 images with room for 6 are chunks of
+    3 and 4 (a buffer for 4 images), not 6 and 1 (a buffer for 6).
+    """
+    most = max(1, COLUMN_BUDGET_BYTES // max(1, bytes_per_item))  # items per chunk
+    count = max(1, -(-n // most))  # chunks: ceil(n / most), and one (empty) for an empty batch
+    bounds = [k * n // count for k in range(count + 1)]
+    return [slice(start, stop) for start, stop in zip(bounds, bounds[1:])]
 
 
 def column_buffer(xp: Any, chunks: list[slice], size_per_item: int, dtype: Any) -> Any:
