@@ -22,7 +22,7 @@ an hour. It departs from the paper as follows (metrics.json lists the departures
 
     * images shrunk to 28x28 with area averaging (antialiased), not 105x105
     * a smaller branch, models.omniglot_cpu_net: three 3x3 conv (32, 64, 128 channels, zero
-      padding 1) / ReLU / maxpool 2 blocks and a Dense 1152 -> 256, He init; the head (same form)
+      padding 1) / maxpool 2 / ReLU blocks and a Dense 1152 -> 256, He init; the head (same form)
       on 256 features, He init
     * every pair of a batch scored, not 180 separate random pairs: a batch is 64 characters
       (8 from each of 8 random alphabets) x 2 drawings = 128 images, embedded once; the head
@@ -178,7 +178,7 @@ def departures(args: argparse.Namespace) -> list[str]:
     if args.size != paper["size"]:
         notes.append(f"images {args.size}x{args.size} (area-averaged from 105x105) instead of 105x105")
     if args.network != paper["network"]:
-        notes.append("branch models.omniglot_cpu_net (three 3x3 conv 32/64/128 + ReLU + maxpool blocks, Dense 1152 -> 256, "
+        notes.append("branch models.omniglot_cpu_net (three 3x3 conv 32/64/128 + maxpool + ReLU blocks, Dense 1152 -> 256, "
                      "He init) instead of koch_net; the head on 256 features")
     if args.head_init != paper["head_init"]:
         notes.append(f"head initialised {args.head_init!r} instead of narrow normal")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from strategies import SETTINGS
 
@@ -241,3 +241,29 @@ def test_max_pool2d_tie_goes_to_the_first_maximum_in_row_major_order(window: lis
     expected = np.zeros((2, 2), dtype=np.float32)
     expected[winner] = 1.0
     np.testing.assert_array_equal(x.grad[0, 0], expected)
+
+
+@given(
+    shape=st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(2, 7), st.integers(2, 7)),
+    kernel=st.integers(1, 3),
+    stride=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+)
+@SETTINGS
+def test_max_pool2d_and_relu_commute_in_values_and_gradients(shape, kernel, stride, seed) -> None:
+    """max_pool(relu(x)) == relu(max_pool(x)) (relu never changes which value is largest), so
+    models.omniglot_cpu_net pools first and runs ReLU on a quarter of the values. Values from
+    {-2, ..., 2} make ties and all-negative windows common; the gradients agree exactly too."""
+    assume(kernel <= min(shape[2:]))
+    rng = np.random.default_rng(seed)
+    values = rng.integers(-2, 3, size=shape).astype(np.float64)
+    upstream = rng.standard_normal(F.max_pool2d(ts.tensor(values), kernel, stride).shape)
+    results = []
+    for order in ("relu, pool", "pool, relu"):
+        x = ts.tensor(values, requires_grad=True)
+        out = F.max_pool2d(F.relu(x), kernel, stride) if order == "relu, pool" else F.relu(F.max_pool2d(x, kernel, stride))
+        out.backward(upstream)
+        results.append((out.numpy(), x.grad))
+    (out_a, grad_a), (out_b, grad_b) = results
+    np.testing.assert_array_equal(out_a, out_b)
+    np.testing.assert_array_equal(grad_a, grad_b)

@@ -115,7 +115,7 @@ def test_omniglot_cpu_net_shapes_layer_by_layer():
     size = models.OMNIGLOT_CPU_IMAGE_SIZE
     net = models.omniglot_cpu_net(np.random.default_rng(0))
     shapes = shapes_through(net, np.zeros((3, 1, size, size), np.float32))
-    assert [s[2:] for s in shapes[:9]] == [(28, 28), (28, 28), (14, 14), (14, 14), (14, 14), (7, 7), (7, 7), (7, 7), (3, 3)]
+    assert [s[2:] for s in shapes[:9]] == [(28, 28), (14, 14), (14, 14), (14, 14), (7, 7), (7, 7), (7, 7), (3, 3), (3, 3)]
     assert shapes[-2:] == [(3, 1152), (3, models.OMNIGLOT_CPU_FEATURES)]
 
 

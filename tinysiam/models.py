@@ -52,19 +52,24 @@ OMNIGLOT_CPU_FEATURES = 256  # width of its output
 def omniglot_cpu_net(rng: np.random.Generator | None = None) -> Sequential:
     """A CPU-sized branch for experiment 2: (N, 1, 28, 28) -> (N, 256), He init.
 
-    Three blocks of 3x3 convolution (zero padding 1, so the size is kept), ReLU and 2x2
-    max-pooling, then a dense layer, in the spirit of :func:`koch_net` at a quarter of the side:
+    Three blocks of 3x3 convolution (zero padding 1, so the size is kept), 2x2 max-pooling and
+    ReLU, then a dense layer, in the spirit of :func:`koch_net` at a quarter of the side:
 
         28 -conv-> 28 -pool-> 14 -conv-> 14 -pool-> 7 -conv-> 7 -pool-> 3,
         channels 1 -> 32 -> 64 -> 128, so the dense layer sees 3 * 3 * 128 = 1152 inputs.
+
+    Each block pools before its ReLU, where koch_net (as published) has ReLU first. The network
+    is the same function with the same gradients, because relu(max(a, b)) = max(relu(a), relu(b))
+    (tested in tests/test_conv_pool.py), but ReLU then runs on a quarter of the values:
+    0.93x the time of a training step (benchmark W3, paired runs).
 
     Forward cost: about 15.5 MFLOP per image, against about 1.8 GFLOP for koch_net at 105x105.
     Spatial sizes are checked by ``tests/test_example_omniglot.py``.
     """
     return Sequential(
-        Conv2d(1, 32, 3, padding=1, rng=rng), ReLU(), MaxPool2d(2),
-        Conv2d(32, 64, 3, padding=1, rng=rng), ReLU(), MaxPool2d(2),
-        Conv2d(64, 128, 3, padding=1, rng=rng), ReLU(), MaxPool2d(2),
+        Conv2d(1, 32, 3, padding=1, rng=rng), MaxPool2d(2), ReLU(),
+        Conv2d(32, 64, 3, padding=1, rng=rng), MaxPool2d(2), ReLU(),
+        Conv2d(64, 128, 3, padding=1, rng=rng), MaxPool2d(2), ReLU(),
         Flatten(),
         Dense(3 * 3 * 128, OMNIGLOT_CPU_FEATURES, rng=rng),
     )
