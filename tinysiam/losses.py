@@ -29,7 +29,8 @@ import numpy as np
 from . import functional as F
 from .autograd import Context, Function
 from .backend import get_array_module, to_numpy
-from .tensor import Tensor, check_float, check_numbers, tensor
+from .checks import check_numbers
+from .tensor import Tensor, check_float, tensor
 
 REDUCTIONS = ("sum", "mean", "none")
 

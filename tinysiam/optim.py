@@ -23,7 +23,8 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from .backend import device_of, get_array_module, to_device, to_numpy
-from .tensor import Tensor, check_numbers
+from .checks import check_numbers
+from .tensor import Tensor
 
 
 CACHE_BLOCK = 2**18  # elements of each array updated at a time on the CPU (1 MB in float32)

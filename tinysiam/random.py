@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .checks import check_int
+
 _default: np.random.Generator | None = None
 
 
@@ -30,8 +32,7 @@ def manual_seed(seed: int) -> np.random.Generator:
         The new default generator (also what :func:`default_generator` now returns).
     """
     global _default
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"manual_seed: seed must be a non-negative int, got {seed!r}")
+    check_int("manual_seed: seed", seed, minimum=0)
     _default = np.random.default_rng(int(seed))
     return _default
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
@@ -263,17 +262,6 @@ def check_float(where: str, name: str, x: Any) -> Tensor:
         hint = "; integer images? convert them with images.astype(np.float32) / 255" if x.dtype.kind in "biu" else ""
         raise TypeError(f"{where}: {name} must be float32 or float64, got {x.dtype}{hint}")
     return x
-
-
-def check_numbers(where: str, **values: Any) -> None:
-    """Raise a TypeError naming ``where`` and the argument unless every value is a real number.
-
-    Hyperparameters (a margin, a learning rate, betas) must be numbers; bools, strings and None
-    are refused, e.g. ``check_numbers("Adam", lr=lr, eps=eps)``.
-    """
-    for what, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{where}: {what} must be a number, got {type(value).__name__} {value!r}")
 
 
 def _from_python(data: Any) -> np.ndarray:

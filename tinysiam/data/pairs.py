@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_int
+
 
 class _Blocks:
     """Items 0..M-1 sorted into blocks (images into classes, classes into groups).
@@ -84,8 +86,7 @@ class PairSampler:
             raise TypeError(
                 f"images must be a NumPy or CuPy array of shape (N, ...), got {type(images).__name__}"
             )
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        check_int("seed", seed, minimum=0)
         labels = np.asarray(labels)
         if labels.ndim != 1 or len(labels) != len(images):
             raise ValueError(
@@ -117,8 +118,7 @@ class PairSampler:
             i1, i2: (n,) int indices of the two images of each pair.
             y: (n,) float32, 1 for a similar pair (same class, ``i1 != i2``), 0 for a dissimilar one.
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        check_int("n", n, minimum=1)
         rng = self.rng
         similar = rng.random(n) < 0.5
         i1, i2 = np.empty(n, dtype=np.intp), np.empty(n, dtype=np.intp)
@@ -152,8 +152,7 @@ class PairSampler:
         Returns:
             (K * per_class,) int indices into ``images``, class by class (K: the classes used).
         """
-        if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 2:
-            raise ValueError(f"per_class must be an int >= 2, got {per_class!r}")
+        check_int("per_class", per_class, minimum=2)
         blocks = self._images_of
         classes = np.flatnonzero(blocks.count >= per_class)
         if len(classes) < 2:

@@ -29,6 +29,8 @@ import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..checks import check_int
+
 # Digit fonts bundled with matplotlib: sans, mono, serif and STIX in four weights/styles, and
 # five Computer Modern faces (roman, sans, typewriter, text italic, bold).
 _FONTS = (
@@ -204,8 +206,7 @@ def synthetic_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.
         >>> images.shape, labels.dtype, float(abs(angles).max()) <= 45
         ((5000, 1, 28, 28), dtype('int64'), True)
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    check_int("n", n, minimum=1)
     rng = np.random.default_rng(seed)
     table = _glyph_table()
     labels = rng.integers(0, 10, n)

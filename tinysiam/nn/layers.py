@@ -17,6 +17,7 @@ import numpy as np
 from .. import functional as F
 from ..ops.conv import pair
 from ..random import resolve_rng
+from ..checks import check_int
 from ..tensor import Tensor, check_float
 from .init import check_init, initial_parameters
 from .module import Module, Parameter
@@ -151,8 +152,7 @@ class Flatten(Module):
     """(N, C, H, W) -> (N, C*H*W): every axis from ``start_dim`` on merged into one."""
 
     def __init__(self, start_dim: int = 1) -> None:
-        if isinstance(start_dim, bool) or not isinstance(start_dim, (int, np.integer)) or start_dim < 0:
-            raise ValueError(f"Flatten: start_dim must be a non-negative int, got {start_dim!r}")
+        check_int("Flatten: start_dim", start_dim, minimum=0)
         self.start_dim = start_dim
 
     def forward(self, x: Tensor) -> Tensor:
@@ -220,5 +220,4 @@ def _check_batch(layer: Dense | Conv2d, x: Any, shape: tuple[int | str, ...]) ->
 
 def _check_positive(layer: str, **sizes: int) -> None:
     for name, size in sizes.items():
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
-            raise ValueError(f"{layer}: {name} must be a positive int, got {size!r}")
+        check_int(f"{layer}: {name}", size, minimum=1)
