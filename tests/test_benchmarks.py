@@ -75,6 +75,24 @@ def run_bench(tmp_path: Path, *args: str) -> dict:
     return json.loads(out.read_text())
 
 
+@pytest.mark.parametrize("workload, pairs", [(w, TINY_PAIRS[w]) for w in TRAINING] + [("W2", 8)])
+def test_gemm_floor_times_the_products_the_flop_count_counts(monkeypatch, workload, pairs):
+    """W2 at 8 pairs splits its big convolution into chunks: their products must add up too."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    floor = load("gemm_floor")
+    assert floor.product_flops(floor.step_products(workload, pairs)) == workloads.training_flops(workload, pairs)
+
+
+def test_gemm_floor_script_prints_a_row_per_workload():
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "gemm_floor.py"), "--workloads", "W1", "--repeats", "1"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )
+    row = result.stdout.strip().splitlines()[-1].split("|")
+    assert row[1].strip() == "W1 (180 pairs)" and float(row[2]) == pytest.approx(3.43, abs=0.01)
+    assert float(row[3]) > 0 and float(row[5]) > 0 and row[6].strip().endswith("%")
+
+
 def test_bench_script_times_w1_end_to_end(tmp_path):
     report = run_bench(tmp_path, "--workloads", "W1", "--w1-pairs", "4")
     (row,) = report["rows"]
