@@ -121,6 +121,22 @@ def test_conv2d_on_random_geometries(geometry, seed: int) -> None:
     assert ts.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding), *tensors)
 
 
+@SETTINGS
+@given(geometry=conv_geometries(), seed=st.integers(0, 2**16))
+def test_col2im_is_the_adjoint_of_im2col_with_the_batch_innermost(geometry, seed: int) -> None:
+    """<im2col(x), c> = <x, col2im(c')>, c' being c (K, N*OH*OW) reordered to (K, OH*OW*N)."""
+    (n, c, h, w), (_, _, kh, kw), stride, (ph, pw) = geometry
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h + 2 * ph, w + 2 * pw))
+    out_hw = (conv.output_size(h, kh, stride[0], ph), conv.output_size(w, kw, stride[1], pw))
+    k, pixels = c * kh * kw, out_hw[0] * out_hw[1]
+    cols = rng.standard_normal((k, n * pixels))
+    batch_last = cols.reshape(k, n, pixels).transpose(0, 2, 1).reshape(k, pixels * n)
+    lhs = np.sum(conv.im2col(x, kh, kw, stride, out_hw) * cols)
+    rhs = np.sum(x * conv.col2im(batch_last, x.shape, kh, kw, stride, out_hw))
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-12, atol=1e-12)
+
+
 def conv_and_grads(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride, padding) -> list[np.ndarray]:
     """The output of conv2d and the gradients of sum(out * g) with respect to x, w and b."""
     tensors = [ts.tensor(v, requires_grad=True) for v in (x, w, b)]
