@@ -215,6 +215,11 @@ class Adam(Optimizer):
     The bias corrections undo the zero start of m and v: at t = 1 the update is
     lr * g / (|g| + eps), a step of size lr whatever the gradient's scale.
 
+    ``step`` computes the last line as Kingma and Ba suggest (end of their section 2), with the
+    corrections folded into two scalars, one pass over the arrays fewer:
+
+        p <- p - lr_t * m / (sqrt(v) + eps_t),   lr_t = lr sqrt(1 - b2^t) / (1 - b1^t),  eps_t = eps sqrt(1 - b2^t)
+
     Args:
         params: the tensors to train.
         lr: learning rate (> 0); the reference experiments use 1e-4 and 6e-5.
@@ -254,7 +259,8 @@ class Adam(Optimizer):
                 continue
             state = self._buffers(i, ("m", "v"))
             t = state["step"] = state.get("step", 0) + 1
-            root_correction2, step_size = math.sqrt(1 - b2**t), self.lr / (1 - b1**t)
+            root_correction2 = math.sqrt(1 - b2**t)
+            step_size, eps_t = self.lr * root_correction2 / (1 - b1**t), self.eps * root_correction2
             xp = get_array_module(p.data)
             for weights, g, m, v, s in cache_blocks(p.data, p.grad, state["m"], state["v"]):
                 m *= b1                             # m = b1 m + (1 - b1) g
@@ -264,10 +270,9 @@ class Adam(Optimizer):
                 xp.multiply(g, g, out=s)
                 s *= 1 - b2
                 v += s
-                xp.sqrt(v, out=s)                   # s = sqrt(v / (1 - b2^t)) + eps
-                s /= root_correction2
-                s += self.eps
-                xp.divide(m, s, out=s)              # p -= lr / (1 - b1^t) * m / s
+                xp.sqrt(v, out=s)                   # s = sqrt(v) + eps_t
+                s += eps_t
+                xp.divide(m, s, out=s)              # p -= lr_t * m / s
                 s *= step_size
                 weights -= s
 
