@@ -26,8 +26,8 @@ by the nearest printed test embedding (branch B), either the nearest of the 10 p
 or the nearest single printed image (1-NN). The baseline does the same in raw pixel space.
 Figures: example pairs, the loss curves, a 2-D PCA view of each twin's embedding with both kinds
 (handwriting o, print x) coloured by digit, and handwritten queries with their nearest printed
-digits; numbers go to metrics.json. The default run takes about 1.5 minutes on 2 idle CPU cores;
-measured (seed 0): nearest-class-mean accuracy 81.1% with separate weights, 90.5% with shared
+digits; numbers go to metrics.json. The default run takes about a minute on 2 idle CPU cores;
+measured (seed 0): nearest-class-mean accuracy 81.5% with separate weights, 90.7% with shared
 weights, 52.2% in pixels (docs/13-weight-sharing.md discusses why sharing wins here).
 
 Run:
