@@ -208,7 +208,6 @@ def _check_not_empty(name: str, what: str, scores: Tensor) -> None:
         raise ValueError(f"{name}: {what} is an empty batch, shape {scores.shape}; a loss needs at least one pair")
 
 
-
 def _labels(name: str, y: Tensor | Any, n: int, like: Tensor) -> Tensor:
     """Pair labels as an (N,) constant tensor of ``like``'s dtype and device, checked to be 0 or 1."""
     data = y.data if isinstance(y, Tensor) else y

@@ -296,7 +296,6 @@ def scheduled_lr(base: float, schedule: str, iteration: int, total: int) -> floa
     return base
 
 
-
 def _plain(value: Any) -> Any:
     """Tuples as lists, so that a state dict survives a JSON round trip unchanged."""
     return list(value) if isinstance(value, tuple) else value

@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-
 from tqdm.auto import tqdm
 
-from .backend import DEVICES, cuda_available
 from .autograd import no_grad
+from .backend import DEVICES, cuda_available
 from .checkpoint import load, save
 from .tensor import Tensor, tensor
 

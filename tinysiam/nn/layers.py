@@ -15,9 +15,9 @@ from typing import Any, Iterator
 import numpy as np
 
 from .. import functional as F
+from ..checks import check_int
 from ..ops.conv import pair
 from ..random import resolve_rng
-from ..checks import check_int
 from ..tensor import Tensor, check_float
 from .init import check_init, initial_parameters
 from .module import Module, Parameter
