@@ -34,6 +34,7 @@ from tinysiam import nn
 from tinysiam.ops import conv
 
 Product = tuple[tuple[int, int], tuple[int, int], bool, bool]  # a's stored shape, b's, a transposed?, b transposed?
+DTYPE = np.dtype(np.float32)  # the workloads train in float32
 
 
 def dense_products(batch: int, layer: nn.Dense, first: bool) -> list[Product]:
@@ -47,7 +48,7 @@ def conv_products(in_shape: tuple, out_shape: tuple, layer: nn.Conv2d, first: bo
     kh, kw = workloads.pair(layer.kernel_size)
     k = c * kh * kw
     products = []
-    for chunk in conv.batch_chunks(n, k * oh * ow * 4):
+    for chunk in conv.batch_chunks(n, k * oh * ow * DTYPE.itemsize):  # the chunks Conv2d makes
         length = (chunk.stop - chunk.start) * oh * ow
         products += [((o, k), (k, length), False, False), ((k, length), (o, length), False, True)]  # W cols, cols g^T
         if not first:
@@ -98,7 +99,7 @@ def products_runner(products: list[Product]) -> Callable[[], None]:
     for a_shape, b_shape, a_t, b_t in products:
         for shape in (a_shape, b_shape):
             if shape not in stored:
-                stored[shape] = rng.random(shape, dtype=np.float32)
+                stored[shape] = rng.random(shape, dtype=DTYPE)
         a, b = stored[a_shape], stored[b_shape]
         operands.append((a.T if a_t else a, b.T if b_t else b))
 
