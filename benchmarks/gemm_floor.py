@@ -24,16 +24,18 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
-
 import workloads
+
 import tinysiam
 from tinysiam import nn
 from tinysiam.ops import conv
 
-Product = tuple[tuple[int, int], tuple[int, int], bool, bool]  # a's stored shape, b's, a transposed?, b transposed?
+Product = tuple[
+    tuple[int, int], tuple[int, int], bool, bool
+]  # a's stored shape, b's, a transposed?, b transposed?
 DTYPE = np.dtype(np.float32)  # the workloads train in float32
 
 
@@ -43,14 +45,19 @@ def dense_products(batch: int, layer: nn.Dense, first: bool) -> list[Product]:
     return products if first else products + [((n, o), (o, i), False, False)]  # g W
 
 
-def conv_products(in_shape: tuple, out_shape: tuple, layer: nn.Conv2d, first: bool) -> list[Product]:
+def conv_products(
+    in_shape: tuple, out_shape: tuple, layer: nn.Conv2d, first: bool
+) -> list[Product]:
     (n, c, _, _), (_, o, oh, ow) = in_shape, out_shape
     kh, kw = workloads.pair(layer.kernel_size)
     k = c * kh * kw
     products = []
     for chunk in conv.batch_chunks(n, k * oh * ow * DTYPE.itemsize):  # the chunks Conv2d makes
         length = (chunk.stop - chunk.start) * oh * ow
-        products += [((o, k), (k, length), False, False), ((k, length), (o, length), False, True)]  # W cols, cols g^T
+        products += [
+            ((o, k), (k, length), False, False),
+            ((k, length), (o, length), False, True),
+        ]  # W cols, cols g^T
         if not first:
             products.append(((o, k), (o, length), True, False))  # W^T g
     return products
@@ -60,7 +67,9 @@ def step_products(workload: str, pairs: int) -> list[Product]:
     """Every matrix product of one training step of ``workload``, in the order of the layers."""
     branch, head = workloads.build_tinysiam(workload)
     products: list[Product] = []
-    for layer, in_shape, out_shape in workloads.layer_shapes(branch, (2 * pairs, *workloads.image_shape(workload))):
+    for layer, in_shape, out_shape in workloads.layer_shapes(
+        branch, (2 * pairs, *workloads.image_shape(workload))
+    ):
         first = not products
         if isinstance(layer, nn.Dense):
             products += dense_products(in_shape[0], layer, first)
@@ -113,15 +122,21 @@ def products_runner(products: list[Product]) -> Callable[[], None]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", default="W1,W2,W3", help="comma-separated, from W1, W2, W3")
-    parser.add_argument("--repeats", type=int, default=7, help="timed runs of each (the median is printed)")
+    parser.add_argument(
+        "--repeats", type=int, default=7, help="timed runs of each (the median is printed)"
+    )
     args = parser.parse_args(argv)
     names = [w for w in args.workloads.split(",") if w]
     unknown = sorted(set(names) - set(workloads.TRAINING_WORKLOADS))
     if unknown:
-        parser.error(f"--workloads: unknown {', '.join(unknown)}; valid ones are {', '.join(workloads.TRAINING_WORKLOADS)}")
+        parser.error(
+            f"--workloads: unknown {', '.join(unknown)}; valid ones are {', '.join(workloads.TRAINING_WORKLOADS)}"
+        )
 
     tinysiam.keep_freed_memory()  # as bench.py's tinysiam worker and the examples do
-    print("| workload | GFLOP/iter | products alone ms | their GFLOP/s | tinysiam step ms | products' share of the step |")
+    print(
+        "| workload | GFLOP/iter | products alone ms | their GFLOP/s | tinysiam step ms | products' share of the step |"
+    )
     print("|---|---|---|---|---|---|")
     for name in names:
         pairs = workloads.DEFAULT_PAIRS[name]
@@ -129,8 +144,11 @@ def main(argv: list[str] | None = None) -> int:
         flops = product_flops(products)
         alone = timed(products_runner(products), args.repeats)
         step = timed(workloads.tinysiam_training_step(name, pairs), args.repeats)
-        print(f"| {name} ({pairs} pairs) | {flops / 1e9:.2f} | {alone * 1e3:.1f} | {flops / alone / 1e9:.0f} "
-              f"| {step * 1e3:.1f} | {alone / step:.0%} |", flush=True)
+        print(
+            f"| {name} ({pairs} pairs) | {flops / 1e9:.2f} | {alone * 1e3:.1f} | {flops / alone / 1e9:.0f} "
+            f"| {step * 1e3:.1f} | {alone / step:.0%} |",
+            flush=True,
+        )
     return 0
 
 

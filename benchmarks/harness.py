@@ -44,12 +44,15 @@ import resource
 import statistics
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 Step = Callable[[], Any]  # one training iteration; may return the loss
-StepFactory = Callable[[], Step]  # builds the model and data (in the worker), returns one training step
+StepFactory = Callable[
+    [], Step
+]  # builds the model and data (in the worker), returns one training step
 
 PAUSE_SECONDS = 0.5  # between turns: lets the previous worker's threads go to sleep
 
@@ -208,7 +211,9 @@ def time_interleaved(
     try:
         for name, contender in contenders.items():
             parent, child = context.Pipe()
-            process = context.Process(target=_worker, args=(child, contender, warmup), daemon=True, name=f"bench-{name}")
+            process = context.Process(
+                target=_worker, args=(child, contender, warmup), daemon=True, name=f"bench-{name}"
+            )
             process.start()
             child.close()  # so that a dead worker reads as EOF here instead of a hang
             workers[name] = (parent, process)
@@ -227,7 +232,11 @@ def time_interleaved(
             parent.send("stop")
             report = _receive(name, parent, "done")
             process.join()
-            results[name] = {"seconds": statistics.median(times[name]), "times": times[name], **report}
+            results[name] = {
+                "seconds": statistics.median(times[name]),
+                "times": times[name],
+                **report,
+            }
         return results
     finally:
         for parent, process in workers.values():

@@ -31,8 +31,9 @@ the optimiser are not counted (a few % of the total).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -70,7 +71,9 @@ def image_shape(workload: str) -> tuple[int, int, int]:
     if workload == "W3":
         h, w = pair(models.OMNIGLOT_CPU_IMAGE_SIZE)
         return (1, h, w)
-    raise ValueError(f"unknown workload {workload!r}; valid ones are {', '.join(TRAINING_WORKLOADS)}")
+    raise ValueError(
+        f"unknown workload {workload!r}; valid ones are {', '.join(TRAINING_WORKLOADS)}"
+    )
 
 
 def build_tinysiam(workload: str, seed: int = SEED) -> tuple[nn.Module, nn.Module | None]:
@@ -82,14 +85,20 @@ def build_tinysiam(workload: str, seed: int = SEED) -> tuple[nn.Module, nn.Modul
         return models.koch_net(rng), models.SimilarityHead(4096, rng=rng)
     if workload == "W3":
         if not w3_available():
-            raise RuntimeError("W3 needs models.omniglot_cpu_net and models.OMNIGLOT_CPU_IMAGE_SIZE")
+            raise RuntimeError(
+                "W3 needs models.omniglot_cpu_net and models.OMNIGLOT_CPU_IMAGE_SIZE"
+            )
         branch = models.omniglot_cpu_net(rng)
         features = list(layer_shapes(branch, (1, *image_shape("W3"))))[-1][2][-1]
         return branch, models.SimilarityHead(features, init="he", rng=rng)
-    raise ValueError(f"unknown workload {workload!r}; valid ones are {', '.join(TRAINING_WORKLOADS)}")
+    raise ValueError(
+        f"unknown workload {workload!r}; valid ones are {', '.join(TRAINING_WORKLOADS)}"
+    )
 
 
-def pair_batch(workload: str, pairs: int, seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pair_batch(
+    workload: str, pairs: int, seed: int = SEED
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """x1, x2: (pairs, C, H, W) float32 in [0, 1); y: (pairs,) float32, half similar (1), half not."""
     rng = np.random.default_rng(seed + 1)
     shape = (pairs, *image_shape(workload))
@@ -109,7 +118,9 @@ def leaf_layers(module: nn.Module) -> Iterator[nn.Module]:
         yield module
 
 
-def layer_shapes(net: nn.Module, input_shape: tuple[int, ...]) -> Iterator[tuple[nn.Module, tuple, tuple]]:
+def layer_shapes(
+    net: nn.Module, input_shape: tuple[int, ...]
+) -> Iterator[tuple[nn.Module, tuple, tuple]]:
     """(layer, input shape, output shape) of each layer of a Sequential, without running it.
 
     Dense, Conv2d, MaxPool2d and Flatten change the shape; every other layer (ReLU, Sigmoid)
@@ -120,8 +131,17 @@ def layer_shapes(net: nn.Module, input_shape: tuple[int, ...]) -> Iterator[tuple
         if isinstance(layer, nn.Dense):
             out = (*shape[:-1], layer.out_features)
         elif isinstance(layer, nn.Conv2d):
-            (kh, kw), (sh, sw), (ph, pw) = pair(layer.kernel_size), pair(layer.stride), pair(layer.padding)
-            out = (shape[0], layer.out_channels, output_size(shape[2], kh, sh, ph), output_size(shape[3], kw, sw, pw))
+            (kh, kw), (sh, sw), (ph, pw) = (
+                pair(layer.kernel_size),
+                pair(layer.stride),
+                pair(layer.padding),
+            )
+            out = (
+                shape[0],
+                layer.out_channels,
+                output_size(shape[2], kh, sh, ph),
+                output_size(shape[3], kw, sw, pw),
+            )
         elif isinstance(layer, nn.MaxPool2d):
             kh, kw = pair(layer.kernel_size)
             sh, sw = pair(layer.stride if layer.stride is not None else layer.kernel_size)
@@ -156,7 +176,13 @@ def training_flops(workload: str, pairs: int) -> int:
 
 
 # ----- the tinysiam side ---------------------------------------------------------------------
-def tinysiam_loss(workload: str, head: nn.Module | None, f1: tinysiam.Tensor, f2: tinysiam.Tensor, y: tinysiam.Tensor) -> tinysiam.Tensor:
+def tinysiam_loss(
+    workload: str,
+    head: nn.Module | None,
+    f1: tinysiam.Tensor,
+    f2: tinysiam.Tensor,
+    y: tinysiam.Tensor,
+) -> tinysiam.Tensor:
     if workload == "W1":
         return losses.contrastive_loss(f1, f2, y, margin=CONTRASTIVE_MARGIN, reduction="sum")
     if workload == "W2":
@@ -171,7 +197,9 @@ def tinysiam_synchronize(device: str) -> Callable[[], None]:
     return array_module("cuda").cuda.Device().synchronize
 
 
-def tinysiam_training_step(workload: str, pairs: int, device: str = "cpu", seed: int = SEED) -> Callable[[], float]:
+def tinysiam_training_step(
+    workload: str, pairs: int, device: str = "cpu", seed: int = SEED
+) -> Callable[[], float]:
     """Build the twin, head, optimiser and one pair batch on ``device``; return one training step.
 
     The step returns the loss of its batch (before the update).
@@ -203,9 +231,13 @@ PRIME_SHAPES = {"x": (2, 16, 34, 34), "conv": (16, 16, 3, 3), "dense": (8, 16 * 
 def tinysiam_prime(device: str = "cpu") -> None:
     """A small conv / relu / pool / dense / sigmoid forward + backward and an Adam step: first-use costs."""
     x = tinysiam.tensor(np.ones(PRIME_SHAPES["x"], np.float32), requires_grad=True, device=device)
-    w = tinysiam.tensor(np.ones(PRIME_SHAPES["conv"], np.float32), requires_grad=True, device=device)
+    w = tinysiam.tensor(
+        np.ones(PRIME_SHAPES["conv"], np.float32), requires_grad=True, device=device
+    )
     h = F.max_pool2d(F.relu(F.conv2d(x, w)), 2).flatten(1)
-    F.sigmoid(F.linear(h, tinysiam.tensor(np.ones(PRIME_SHAPES["dense"], np.float32), device=device))).sum().backward()
+    F.sigmoid(
+        F.dense(h, tinysiam.tensor(np.ones(PRIME_SHAPES["dense"], np.float32), device=device))
+    ).sum().backward()
     optim.Adam([x, w], lr=1e-3).step()
     tinysiam_synchronize(device)()
     if device == "cuda":  # count the workload's device memory from zero
@@ -238,8 +270,13 @@ def torch_layer(layer: nn.Module) -> Any:
     if isinstance(layer, nn.Dense):
         return torch.nn.Linear(layer.in_features, layer.out_features)
     if isinstance(layer, nn.Conv2d):
-        return torch.nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size,
-                               stride=layer.stride, padding=layer.padding)
+        return torch.nn.Conv2d(
+            layer.in_channels,
+            layer.out_channels,
+            layer.kernel_size,
+            stride=layer.stride,
+            padding=layer.padding,
+        )
     if isinstance(layer, nn.MaxPool2d):
         return torch.nn.MaxPool2d(layer.kernel_size, layer.stride)
     if isinstance(layer, nn.ReLU):
@@ -248,14 +285,18 @@ def torch_layer(layer: nn.Module) -> Any:
         return torch.nn.Sigmoid()
     if isinstance(layer, nn.Flatten):
         return torch.nn.Flatten(layer.start_dim)
-    raise NotImplementedError(f"no PyTorch twin for tinysiam layer {type(layer).__name__}; add one to torch_layer")
+    raise NotImplementedError(
+        f"no PyTorch twin for tinysiam layer {type(layer).__name__}; add one to torch_layer"
+    )
 
 
 def torch_copy(module: nn.Module, torch_module: Any) -> Any:
     """Load the tinysiam module's weights into its torch twin (strict: every name, every shape)."""
     import torch
 
-    torch_module.load_state_dict({name: torch.from_numpy(value) for name, value in module.state_dict().items()})
+    torch_module.load_state_dict(
+        {name: torch.from_numpy(value) for name, value in module.state_dict().items()}
+    )
     return torch_module
 
 
@@ -263,7 +304,9 @@ def torch_loss(workload: str, head: Any, f1: Any, f2: Any, y: Any) -> Any:
     """The formulas of tinysiam.losses, written out in torch (same guards, same reductions)."""
     import torch
 
-    if workload == "W1":  # 0.5 * sum[ y d^2 + (1 - y) max(margin - d, 0)^2 ],  d = sqrt(|f1 - f2|^2 + 1e-6)
+    if (
+        workload == "W1"
+    ):  # 0.5 * sum[ y d^2 + (1 - y) max(margin - d, 0)^2 ],  d = sqrt(|f1 - f2|^2 + 1e-6)
         diff = f1 - f2
         d_squared = (diff * diff).sum(dim=1) + 1e-6
         hinge = torch.relu(CONTRASTIVE_MARGIN - d_squared.sqrt())
@@ -291,7 +334,9 @@ def torch_float32_on_gpu(device: str) -> None:
         torch.backends.cudnn.allow_tf32 = False
 
 
-def torch_training_step(workload: str, pairs: int, device: str = "cpu", seed: int = SEED) -> Callable[[], float]:
+def torch_training_step(
+    workload: str, pairs: int, device: str = "cpu", seed: int = SEED
+) -> Callable[[], float]:
     """:func:`tinysiam_training_step` in PyTorch: same network, weights, data, loss and Adam."""
     import torch
 
@@ -305,7 +350,9 @@ def torch_training_step(workload: str, pairs: int, device: str = "cpu", seed: in
         modules.append(fc)
     del branch, head  # the tinysiam copy was only needed for its initial weights
     parameters = [p for module in modules for p in module.parameters()]
-    optimizer = torch.optim.Adam(parameters, lr=LEARNING_RATES[workload], betas=BETAS)  # eps 1e-8 on both sides
+    optimizer = torch.optim.Adam(
+        parameters, lr=LEARNING_RATES[workload], betas=BETAS
+    )  # eps 1e-8 on both sides
     x1, x2, y = (torch.from_numpy(a).to(device) for a in pair_batch(workload, pairs, seed))
     synchronize = torch_synchronize(device)
 
@@ -332,8 +379,12 @@ def torch_prime(device: str = "cpu") -> None:
     x = torch.ones(PRIME_SHAPES["x"], requires_grad=True, device=device)
     w = torch.ones(PRIME_SHAPES["conv"], requires_grad=True, device=device)
     h = torch.nn.functional.max_pool2d(torch.relu(torch.nn.functional.conv2d(x, w)), 2).flatten(1)
-    torch.sigmoid(torch.nn.functional.linear(h, torch.ones(PRIME_SHAPES["dense"], device=device))).sum().backward()
-    torch.optim.Adam([x, w], lr=1e-3).step()  # building the first optimiser imports ~60 MB of torch modules
+    torch.sigmoid(
+        torch.nn.functional.linear(h, torch.ones(PRIME_SHAPES["dense"], device=device))
+    ).sum().backward()
+    torch.optim.Adam(
+        [x, w], lr=1e-3
+    ).step()  # building the first optimiser imports ~60 MB of torch modules
     torch_synchronize(device)()
     if device == "cuda":  # count the workload's device memory from zero
         del x, w, h
@@ -396,30 +447,56 @@ def w2_op_cases(pairs: int) -> list[OpCase]:
     """Every conv2d and max_pool2d of W2's branch, at the batch of 2 x pairs images."""
     branch, _ = build_tinysiam("W2")
     cases = []
-    for index, (layer, in_shape, _) in enumerate(layer_shapes(branch, (2 * pairs, *image_shape("W2")))):
+    for index, (layer, in_shape, _) in enumerate(
+        layer_shapes(branch, (2 * pairs, *image_shape("W2")))
+    ):
         if isinstance(layer, nn.Conv2d):
-            cases.append(OpCase("conv2d", in_shape, layer.weight.shape, pair(layer.kernel_size), pair(layer.stride),
-                                pair(layer.padding), input_grad=index > 0, layer=index))
+            cases.append(
+                OpCase(
+                    "conv2d",
+                    in_shape,
+                    layer.weight.shape,
+                    pair(layer.kernel_size),
+                    pair(layer.stride),
+                    pair(layer.padding),
+                    input_grad=index > 0,
+                    layer=index,
+                )
+            )
         elif isinstance(layer, nn.MaxPool2d):
             kernel = pair(layer.kernel_size)
             stride = pair(layer.stride) if layer.stride is not None else kernel
-            cases.append(OpCase("max_pool2d", in_shape, None, kernel, stride, (0, 0), input_grad=True, layer=index))
+            cases.append(
+                OpCase(
+                    "max_pool2d",
+                    in_shape,
+                    None,
+                    kernel,
+                    stride,
+                    (0, 0),
+                    input_grad=True,
+                    layer=index,
+                )
+            )
     return cases
 
 
 def op_arrays(case: OpCase, seed: int = SEED) -> dict[str, np.ndarray]:
     """Input, upstream gradient and (for conv2d) weight and bias of an op case, float32."""
     rng = np.random.default_rng(seed + 2)
-    arrays = {"x": rng.random(case.x_shape, dtype=np.float32),
-              "grad": rng.standard_normal(case.out_shape(), dtype=np.float32)}
+    arrays = {
+        "x": rng.random(case.x_shape, dtype=np.float32),
+        "grad": rng.standard_normal(case.out_shape(), dtype=np.float32),
+    }
     if case.kind == "conv2d":
         arrays["weight"] = 0.01 * rng.standard_normal(case.weight_shape, dtype=np.float32)
         arrays["bias"] = 0.01 * rng.standard_normal(case.weight_shape[0], dtype=np.float32)
     return arrays
 
 
-def forward_backward_step(leaves: list[Any], forward: Callable[[], Any], grad: Any,
-                          synchronize: Callable[[], None]) -> Callable[[], None]:
+def forward_backward_step(
+    leaves: list[Any], forward: Callable[[], Any], grad: Any, synchronize: Callable[[], None]
+) -> Callable[[], None]:
     """One op's timed step, the same for both frameworks: clear the leaves' gradients, run
     ``forward()`` and its backward with ``grad``, wait for the device."""
 
@@ -460,7 +537,9 @@ def torch_op_step(case: OpCase, device: str = "cpu", seed: int = SEED) -> Callab
     if case.kind == "conv2d":
         weight, bias = arrays["weight"].requires_grad_(), arrays["bias"].requires_grad_()
         leaves += [weight, bias]
-        forward = lambda: torch.nn.functional.conv2d(x, weight, bias, stride=case.stride, padding=case.padding)  # noqa: E731
+        forward = lambda: torch.nn.functional.conv2d(
+            x, weight, bias, stride=case.stride, padding=case.padding
+        )  # noqa: E731
     else:
         forward = lambda: torch.nn.functional.max_pool2d(x, case.kernel, case.stride)  # noqa: E731
     return forward_backward_step(leaves, forward, grad, torch_synchronize(device))

@@ -85,10 +85,26 @@ def autodiff_graph() -> None:
     fig, ax = plt.subplots(figsize=(9, 3.6))
     boxes = {}
     for name, (t, (x, y), label) in nodes.items():
-        boxes[name] = ax.text(x, y, label, ha="center", va="center", fontsize=10, fontweight="bold",
-                              bbox=dict(boxstyle="round,pad=0.45", fc="#eaf2f8", ec=BLUE))
+        boxes[name] = ax.text(
+            x,
+            y,
+            label,
+            ha="center",
+            va="center",
+            fontsize=10,
+            fontweight="bold",
+            bbox=dict(boxstyle="round,pad=0.45", fc="#eaf2f8", ec=BLUE),
+        )
         ax.text(x, y - 0.27, f"value {t.item():g}", ha="center", va="center", fontsize=9)
-        ax.text(x, y - 0.43, f"∂L/∂{name} = {adjoint[id(t)]:g}", ha="center", va="center", fontsize=9, color=RED)
+        ax.text(
+            x,
+            y - 0.43,
+            f"∂L/∂{name} = {adjoint[id(t)]:g}",
+            ha="center",
+            va="center",
+            fontsize=9,
+            color=RED,
+        )
     # Edges come from the recorded graph: each node's inputs, labelled with d(out)/d(input).
     for name, (t, (x1, y1), _) in nodes.items():
         if t._node is None:
@@ -98,13 +114,33 @@ def autodiff_graph() -> None:
             local = {"Mul": t._node.inputs[1 - k].item(), "Add": 1.0}[t._node.function.__name__]
             twice = inputs.count(parent) == 2
             bend = (0.5 if k == 0 else -0.5) if twice else 0.0
-            ax.annotate("", xy=(0, 0.5), xycoords=boxes[name], xytext=(1, 0.5), textcoords=boxes[parent],
-                        arrowprops=dict(arrowstyle="-|>", color="0.35", lw=1.2, shrinkA=6, shrinkB=6,
-                                        connectionstyle=f"arc3,rad={bend}"))
+            ax.annotate(
+                "",
+                xy=(0, 0.5),
+                xycoords=boxes[name],
+                xytext=(1, 0.5),
+                textcoords=boxes[parent],
+                arrowprops=dict(
+                    arrowstyle="-|>",
+                    color="0.35",
+                    lw=1.2,
+                    shrinkA=6,
+                    shrinkB=6,
+                    connectionstyle=f"arc3,rad={bend}",
+                ),
+            )
             x0, y0 = nodes[parent][1]
             mx, my = (x0 + x1) / 2, (y0 + y1) / 2 + (0.3 if bend < 0 else -0.3 if bend > 0 else 0.0)
-            ax.text(mx, my, f"∂{name}/∂{parent} = {local:g}", ha="center", va="center", fontsize=8.5,
-                    color="0.25", bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none"))
+            ax.text(
+                mx,
+                my,
+                f"∂{name}/∂{parent} = {local:g}",
+                ha="center",
+                va="center",
+                fontsize=8.5,
+                color="0.25",
+                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none"),
+            )
     ax.set_xlim(-0.6, 5.4)
     ax.set_ylim(-0.6, 1.45)
     ax.axis("off")
@@ -113,7 +149,9 @@ def autodiff_graph() -> None:
 
 
 # ----- page 5: im2col -------------------------------------------------------------------------
-def grid(ax: plt.Axes, values: np.ndarray, highlight: np.ndarray, title: str, fmt: str = "{:g}") -> None:
+def grid(
+    ax: plt.Axes, values: np.ndarray, highlight: np.ndarray, title: str, fmt: str = "{:g}"
+) -> None:
     """Draw a 2-D array as a table of numbers, the highlighted cells shaded."""
     rows, cols = values.shape
     ax.imshow(np.where(highlight, 1.0, 0.0), cmap="Blues", vmin=0, vmax=2.5, aspect="equal")
@@ -129,7 +167,9 @@ def grid(ax: plt.Axes, values: np.ndarray, highlight: np.ndarray, title: str, fm
 
 def im2col_figure() -> None:
     c, h, k = 2, 3, 2
-    x = np.concatenate([np.arange(9.0), 10 + np.arange(9.0)]).reshape(1, c, h, h)  # (N, C, H, W): 0..8, 10..18
+    x = np.concatenate([np.arange(9.0), 10 + np.arange(9.0)]).reshape(
+        1, c, h, h
+    )  # (N, C, H, W): 0..8, 10..18
     oh = h - k + 1
     cols = im2col(x, k, k, (1, 1), (oh, oh))  # (C*k*k, N*OH*OW) = (8, 4)
     chosen = 1  # the output pixel (oh, ow) = (0, 1)
@@ -143,17 +183,32 @@ def im2col_figure() -> None:
         ax.set_xticks(range(h))
         ax.set_yticks(range(h))
     ax = fig.add_subplot(spec[:, 2])
-    grid(ax, cols, np.arange(cols.shape[1])[None, :] == chosen,
-         f"cols = im2col(x): ({c}·{k}·{k}, N·OH·OW) = {cols.shape}")
-    ax.set_yticks(range(cols.shape[0]),
-                  [f"c={ci} i={i} j={j}" for ci in range(c) for i in range(k) for j in range(k)], fontsize=8)
-    ax.set_xticks(range(cols.shape[1]), [f"({r},{q})" for r in range(oh) for q in range(oh)], fontsize=8)
+    grid(
+        ax,
+        cols,
+        np.arange(cols.shape[1])[None, :] == chosen,
+        f"cols = im2col(x): ({c}·{k}·{k}, N·OH·OW) = {cols.shape}",
+    )
+    ax.set_yticks(
+        range(cols.shape[0]),
+        [f"c={ci} i={i} j={j}" for ci in range(c) for i in range(k) for j in range(k)],
+        fontsize=8,
+    )
+    ax.set_xticks(
+        range(cols.shape[1]), [f"({r},{q})" for r in range(oh) for q in range(oh)], fontsize=8
+    )
     ax.set_xlabel("output pixel (oh, ow)", fontsize=9)
     text_ax = fig.add_subplot(spec[:, 1])
     text_ax.axis("off")
-    text_ax.text(0.5, 0.5, "the 2x2 window of output\npixel (0, 1), in both\nchannels, becomes\ncolumn 1"
-                 "\n\n⟶\n\nout = W.reshape(O, 8) @ cols\n(O, 8) @ (8, 4) = (O, 4)",
-                 ha="center", va="center", fontsize=9.5)
+    text_ax.text(
+        0.5,
+        0.5,
+        "the 2x2 window of output\npixel (0, 1), in both\nchannels, becomes\ncolumn 1"
+        "\n\n⟶\n\nout = W.reshape(O, 8) @ cols\n(O, 8) @ (8, 4) = (O, 4)",
+        ha="center",
+        va="center",
+        fontsize=9.5,
+    )
     save(fig, "im2col.png")
 
 
@@ -189,10 +244,18 @@ OPTIMISERS = {  # label: the optimiser (the page 8 runs use the same settings)
 
 
 def optimisers_figure() -> None:
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1.4, 1]})
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1.4, 1]}
+    )
     u, v = np.meshgrid(np.linspace(-4.5, 1.5, 200), np.linspace(-1.6, 1.6, 200))
-    left.contour(u, v, 0.5 * (SCALES[0] * u**2 + SCALES[1] * v**2), levels=np.geomspace(0.05, 40, 10),
-                 colors="0.8", linewidths=0.8)
+    left.contour(
+        u,
+        v,
+        0.5 * (SCALES[0] * u**2 + SCALES[1] * v**2),
+        levels=np.geomspace(0.05, 40, 10),
+        colors="0.8",
+        linewidths=0.8,
+    )
     for (label, make), colour in zip(OPTIMISERS.items(), [BLUE, "#27ae60", RED]):
         path, losses = run(make)
         left.plot(path[:, 0], path[:, 1], ".-", color=colour, lw=1, ms=3, label=label)
@@ -201,7 +264,9 @@ def optimisers_figure() -> None:
     left.plot(0, 0, "k*", ms=9)
     left.set_xlabel("$w_1$")
     left.set_ylabel("$w_2$")
-    left.set_title(r"$f(w) = \frac{1}{2}(w_1^2 + 25\,w_2^2)$, 60 steps from $(-4, 1.2)$", fontsize=10)
+    left.set_title(
+        r"$f(w) = \frac{1}{2}(w_1^2 + 25\,w_2^2)$, 60 steps from $(-4, 1.2)$", fontsize=10
+    )
     left.legend(fontsize=8, loc="lower right")
     right.set_xlabel("step")
     right.set_ylabel("f(w) before the step")
@@ -217,7 +282,10 @@ RUN_FIGURES = {  # (an example's output folder, its figure): the name in docs/fi
     ("mnist_contrastive", "loss.png"): "ex1-loss.png",
     ("mnist_contrastive", "embedding.png"): "ex1-embedding.png",
     ("mnist_contrastive", "retrieval.png"): "ex1-retrieval.png",
-    ("mnist_contrastive_best", "embedding.png"): "ex1-best-embedding.png",  # --preset best --out runs/mnist_contrastive_best
+    (
+        "mnist_contrastive_best",
+        "embedding.png",
+    ): "ex1-best-embedding.png",  # --preset best --out runs/mnist_contrastive_best
     ("omniglot_bce", "pairs.png"): "ex2-pairs.png",
     ("omniglot_bce", "loss.png"): "ex2-loss.png",
     ("omniglot_bce", "test_pairs.png"): "ex2-test-pairs.png",
@@ -240,21 +308,31 @@ def run_figures(runs: Path) -> None:
             print(f"skipped docs/figures/{name}: no {source}")
             continue
         if source.stat().st_size >= FIGURE_LIMIT_BYTES:
-            raise SystemExit(f"{source} is {source.stat().st_size // 1024} KB, over the "
-                             f"{FIGURE_LIMIT_BYTES // 1024} KB a docs figure may have")
+            raise SystemExit(
+                f"{source} is {source.stat().st_size // 1024} KB, over the "
+                f"{FIGURE_LIMIT_BYTES // 1024} KB a docs figure may have"
+            )
         FIGURES.mkdir(exist_ok=True)
         shutil.copyfile(source, FIGURES / name)
         copied += 1
-        print(f"wrote docs/figures/{name} ({(FIGURES / name).stat().st_size // 1024} KB) from {source}")
+        print(
+            f"wrote docs/figures/{name} ({(FIGURES / name).stat().st_size // 1024} KB) from {source}"
+        )
     if not copied:
-        raise SystemExit(f"no run figures found under {runs}/mnist_contrastive or {runs}/omniglot_bce")
+        raise SystemExit(
+            f"no run figures found under {runs}/mnist_contrastive or {runs}/omniglot_bce"
+        )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Draw the course's figures into docs/figures.")
-    parser.add_argument("--runs", type=Path, metavar="DIR",
-                        help="copy the figures of pages 10 and 11 from DIR/mnist_contrastive and "
-                             "DIR/omniglot_bce instead of drawing the others")
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        metavar="DIR",
+        help="copy the figures of pages 10 and 11 from DIR/mnist_contrastive and "
+        "DIR/omniglot_bce instead of drawing the others",
+    )
     args = parser.parse_args()
     if args.runs is not None:
         run_figures(args.runs)

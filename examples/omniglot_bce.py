@@ -71,31 +71,85 @@ from tinysiam.training import (
 )
 
 PRESETS = {
-    "paper": dict(size=105, network="koch", head_init="narrow-normal", loss="bce", augment=False, pairs="random",
-                  batch_pairs=180, batch_characters=64, lr=6e-5, schedule="constant", iterations=10_000),
-    "cpu": dict(size=models.OMNIGLOT_CPU_IMAGE_SIZE, network="cpu", head_init="he", loss="bce-logits", augment=True,
-                pairs="all-in-batch", batch_pairs=180, batch_characters=64, lr=1e-3, schedule="cosine", iterations=6000),
+    "paper": dict(
+        size=105,
+        network="koch",
+        head_init="narrow-normal",
+        loss="bce",
+        augment=False,
+        pairs="random",
+        batch_pairs=180,
+        batch_characters=64,
+        lr=6e-5,
+        schedule="constant",
+        iterations=10_000,
+    ),
+    "cpu": dict(
+        size=models.OMNIGLOT_CPU_IMAGE_SIZE,
+        network="cpu",
+        head_init="he",
+        loss="bce-logits",
+        augment=True,
+        pairs="all-in-batch",
+        batch_pairs=180,
+        batch_characters=64,
+        lr=1e-3,
+        schedule="cosine",
+        iterations=6000,
+    ),
 }  # batch_pairs is used with pairs="random", batch_characters with pairs="all-in-batch"
 CHARACTERS_PER_ALPHABET = 8  # of a cpu-preset batch
 REFERENCE_BATCHES, REFERENCE_BATCH_PAIRS = 5, 150  # the reference's evaluation
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                        help="paper: the published setting (GPU); cpu: sized for 2 CPU cores. Default: paper on a GPU, else cpu")
-    parser.add_argument("--iterations", type=int, default=None, help="training iterations (paper 10000, cpu 6000)")
-    parser.add_argument("--pairs", choices=["random", "all-in-batch"], default=None,
-                        help="random: --batch-pairs random pairs (paper); all-in-batch: every pair of --batch-characters "
-                             "characters x 2 drawings (cpu)")
-    parser.add_argument("--batch-pairs", type=int, default=None, help="random pairs per iteration (paper 180)")
-    parser.add_argument("--batch-characters", type=int, default=None, help="characters per all-in-batch batch (cpu 64)")
-    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (paper 6e-5, cpu 1e-3)")
-    parser.add_argument("--schedule", choices=optim.SCHEDULES, default=None,
-                        help="learning rate: constant (paper) or cosine decay to 0 (cpu)")
-    parser.add_argument("--classes", type=int, default=None, metavar="N",
-                        help="train on the first N background characters only (smoke tests)")
-    parser.add_argument("--eval-pairs", type=int, default=10_000, help="test pairs of the stable accuracy estimate")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=None,
+        help="paper: the published setting (GPU); cpu: sized for 2 CPU cores. Default: paper on a GPU, else cpu",
+    )
+    parser.add_argument(
+        "--iterations", type=int, default=None, help="training iterations (paper 10000, cpu 6000)"
+    )
+    parser.add_argument(
+        "--pairs",
+        choices=["random", "all-in-batch"],
+        default=None,
+        help="random: --batch-pairs random pairs (paper); all-in-batch: every pair of --batch-characters "
+        "characters x 2 drawings (cpu)",
+    )
+    parser.add_argument(
+        "--batch-pairs", type=int, default=None, help="random pairs per iteration (paper 180)"
+    )
+    parser.add_argument(
+        "--batch-characters",
+        type=int,
+        default=None,
+        help="characters per all-in-batch batch (cpu 64)",
+    )
+    parser.add_argument(
+        "--lr", type=float, default=None, help="Adam learning rate (paper 6e-5, cpu 1e-3)"
+    )
+    parser.add_argument(
+        "--schedule",
+        choices=optim.SCHEDULES,
+        default=None,
+        help="learning rate: constant (paper) or cosine decay to 0 (cpu)",
+    )
+    parser.add_argument(
+        "--classes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train on the first N background characters only (smoke tests)",
+    )
+    parser.add_argument(
+        "--eval-pairs", type=int, default=10_000, help="test pairs of the stable accuracy estimate"
+    )
     add_run_arguments(parser, default_out=Path("runs/omniglot_bce"))
     args = parser.parse_args(argv)
     check_run_arguments(parser, args)
@@ -138,7 +192,9 @@ class CharacterBatches:
     (2K,), ordered character by character: images 2k and 2k + 1 show the same character.
     """
 
-    def __init__(self, labels: np.ndarray, alphabets: np.ndarray, characters: int, seed: int) -> None:
+    def __init__(
+        self, labels: np.ndarray, alphabets: np.ndarray, characters: int, seed: int
+    ) -> None:
         self.rng = np.random.default_rng(seed)
         self.order = np.argsort(labels, kind="stable")  # images sorted by character
         self.count = np.bincount(labels)
@@ -146,7 +202,9 @@ class CharacterBatches:
         usable = np.flatnonzero(self.count >= 2)
         alphabet_of = np.zeros(len(self.count), np.int64)
         alphabet_of[labels] = alphabets
-        self.by_alphabet = [usable[alphabet_of[usable] == a] for a in np.unique(alphabet_of[usable])]
+        self.by_alphabet = [
+            usable[alphabet_of[usable] == a] for a in np.unique(alphabet_of[usable])
+        ]
         self.characters = min(characters, len(usable))
 
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
@@ -176,22 +234,32 @@ def departures(args: argparse.Namespace) -> list[str]:
     """How this run differs from the published setting (PRESETS["paper"]), one line each."""
     paper, notes = PRESETS["paper"], []
     if args.size != paper["size"]:
-        notes.append(f"images {args.size}x{args.size} (area-averaged from 105x105) instead of 105x105")
+        notes.append(
+            f"images {args.size}x{args.size} (area-averaged from 105x105) instead of 105x105"
+        )
     if args.network != paper["network"]:
-        notes.append("branch models.omniglot_cpu_net (three 3x3 conv 32/64/128 + maxpool + ReLU blocks, Dense 1152 -> 256, "
-                     "He init) instead of koch_net; the head on 256 features")
+        notes.append(
+            "branch models.omniglot_cpu_net (three 3x3 conv 32/64/128 + maxpool + ReLU blocks, Dense 1152 -> 256, "
+            "He init) instead of koch_net; the head on 256 features"
+        )
     if args.head_init != paper["head_init"]:
         notes.append(f"head initialised {args.head_init!r} instead of narrow normal")
     if args.pairs != paper["pairs"]:
-        notes.append(f"every pair of a batch of (up to) {args.batch_characters} characters x 2 drawings "
-                     f"({CHARACTERS_PER_ALPHABET} characters per alphabet) scored, similar and dissimilar pairs "
-                     "weighted half and half, instead of 180 random pairs")
+        notes.append(
+            f"every pair of a batch of (up to) {args.batch_characters} characters x 2 drawings "
+            f"({CHARACTERS_PER_ALPHABET} characters per alphabet) scored, similar and dissimilar pairs "
+            "weighted half and half, instead of 180 random pairs"
+        )
     elif args.batch_pairs != paper["batch_pairs"]:
         notes.append(f"{args.batch_pairs} pairs per iteration instead of 180")
     if args.loss != paper["loss"]:
-        notes.append("loss from logits (binary_cross_entropy_with_logits) instead of clamped probabilities")
+        notes.append(
+            "loss from logits (binary_cross_entropy_with_logits) instead of clamped probabilities"
+        )
     if args.augment:
-        notes.append("random affine distortions of every training image (Koch et al.'s ranges, shift scaled to the image)")
+        notes.append(
+            "random affine distortions of every training image (Koch et al.'s ranges, shift scaled to the image)"
+        )
     if args.lr != paper["lr"] or args.schedule != paper["schedule"]:
         notes.append(f"Adam lr {args.lr:g}, {args.schedule} schedule, instead of a constant 6e-5")
     if args.iterations != paper["iterations"]:
@@ -203,7 +271,9 @@ def departures(args: argparse.Namespace) -> list[str]:
 
 def distort(images: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
     """Koch et al.'s distortions; their shift of up to 2 pixels of 105 scaled to ``size``."""
-    return random_affine(images, rng, rotation=10.0, shear=0.3, scale=(0.8, 1.2), translation=2.0 * size / 105)
+    return random_affine(
+        images, rng, rotation=10.0, shear=0.3, scale=(0.8, 1.2), translation=2.0 * size / 105
+    )
 
 
 def embed(branch: nn.Module, images: np.ndarray, device: str, batch: int) -> tinysiam.Tensor:
@@ -211,7 +281,9 @@ def embed(branch: nn.Module, images: np.ndarray, device: str, batch: int) -> tin
     return tinysiam.tensor(outputs_in_batches(branch, images, device, batch), device=device)
 
 
-def pair_probabilities(model: SiameseNet, features: tinysiam.Tensor, i1: np.ndarray, i2: np.ndarray) -> np.ndarray:
+def pair_probabilities(
+    model: SiameseNet, features: tinysiam.Tensor, i1: np.ndarray, i2: np.ndarray
+) -> np.ndarray:
     """p(similar) of the pairs (features[i1[k]], features[i2[k]]), from precomputed features."""
     return F.sigmoid(model.head(features[i1], features[i2])).numpy().astype(np.float64)
 
@@ -230,8 +302,10 @@ def main(argv: list[str] | None = None) -> dict:
     if args.classes is not None:
         keep = train_y < args.classes
         train_x, train_y, train_alphabet = train_x[keep], train_y[keep], train_alphabet[keep]
-    print(f"data: Omniglot at {size}x{size}; training on {len(np.unique(train_y))} characters ({len(train_x)} images), "
-          f"testing on {len(test.class_names)} unseen characters; preset {args.preset}; device {device}")
+    print(
+        f"data: Omniglot at {size}x{size}; training on {len(np.unique(train_y))} characters ({len(train_x)} images), "
+        f"testing on {len(test.class_names)} unseen characters; preset {args.preset}; device {device}"
+    )
     shown = np.random.default_rng(args.seed).choice(len(train_x), 8, replace=False)
     titles = [train.class_names[c].replace("_", " ").replace("-", "\n") for c in train_y[shown]]
     figures.append(plot.image_grid(train_x[shown], titles, cols=4, title="training images"))
@@ -247,7 +321,9 @@ def main(argv: list[str] | None = None) -> dict:
     def maybe_distort(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return distort(images, rng, size) if args.augment else images
 
-    if args.pairs == "random":  # 10 pairs drawn the way training draws them (from generators of their own)
+    if (
+        args.pairs == "random"
+    ):  # 10 pairs drawn the way training draws them (from generators of their own)
         x1, x2, y = PairSampler(train_x, train_y, seed=args.seed + 3).sample(10)
         titles = ["similar" if s else "dissimilar" for s in y]
     else:  # 5 similar pairs and 5 dissimilar ones from one batch
@@ -256,7 +332,9 @@ def main(argv: list[str] | None = None) -> dict:
         second = [2 * k + 1 for k in range(5)] + [2 * k + 2 for k in range(5)]
         x1, x2 = train_x[shown_batch[first]], train_x[shown_batch[second]]
         same_alphabet = train_alphabet[shown_batch[first]] == train_alphabet[shown_batch[second]]
-        titles = ["similar"] * 5 + ["dissimilar\n(same alphabet)" if a else "dissimilar" for a in same_alphabet[5:]]
+        titles = ["similar"] * 5 + [
+            "dissimilar\n(same alphabet)" if a else "dissimilar" for a in same_alphabet[5:]
+        ]
     shown_rng = np.random.default_rng(args.seed + 4)
     x1, x2 = maybe_distort(x1, shown_rng), maybe_distort(x2, shown_rng)
     figures.append(plot.pairs(x1, x2, titles, title="training pairs"))
@@ -268,7 +346,9 @@ def main(argv: list[str] | None = None) -> dict:
         branch, features = models.koch_net(rng), 4096
     else:
         branch, features = models.omniglot_cpu_net(rng), models.OMNIGLOT_CPU_FEATURES
-    model = SiameseNet(branch, models.SimilarityHead(features, init=args.head_init, rng=rng)).to(device)
+    model = SiameseNet(branch, models.SimilarityHead(features, init=args.head_init, rng=rng)).to(
+        device
+    )
     optimizer = optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
 
     def batch_loss() -> tinysiam.Tensor:
@@ -276,18 +356,30 @@ def main(argv: list[str] | None = None) -> dict:
         if args.pairs == "random":
             x1, x2, y = sampler.sample(args.batch_pairs)
             x1, x2 = maybe_distort(x1, augment_rng), maybe_distort(x2, augment_rng)
-            logits = model(tinysiam.tensor(x1, device=device), tinysiam.tensor(x2, device=device))  # (N,)
+            logits = model(
+                tinysiam.tensor(x1, device=device), tinysiam.tensor(x2, device=device)
+            )  # (N,)
             if args.loss == "bce":
-                return losses.binary_cross_entropy(F.sigmoid(logits), y)  # the paper: clamped probabilities
+                return losses.binary_cross_entropy(
+                    F.sigmoid(logits), y
+                )  # the paper: clamped probabilities
             return losses.binary_cross_entropy_with_logits(logits, y)
         images, characters = batches.sample()  # (B,) indices, B = 2K
-        f = model.twin.branch(tinysiam.tensor(maybe_distort(train_x[images], augment_rng), device=device))  # (B, D)
-        logits = model.head(f[:, None], f[None, :])  # (B, B): every pair, each twice, and the diagonal
+        f = model.twin.branch(
+            tinysiam.tensor(maybe_distort(train_x[images], augment_rng), device=device)
+        )  # (B, D)
+        logits = model.head(
+            f[:, None], f[None, :]
+        )  # (B, B): every pair, each twice, and the diagonal
         y = (characters[:, None] == characters[None, :]).astype(np.float32)
         upper = np.triu(np.ones_like(y), k=1)  # each pair once
         weight = upper * np.where(y == 1, 0.5 / (upper * y).sum(), 0.5 / (upper * (1 - y)).sum())
-        per_pair = losses.binary_cross_entropy_with_logits(logits.reshape(-1), y.reshape(-1), reduction="none")
-        return (per_pair * tinysiam.tensor(weight.reshape(-1).astype(np.float32), device=device)).sum()
+        per_pair = losses.binary_cross_entropy_with_logits(
+            logits.reshape(-1), y.reshape(-1), reduction="none"
+        )
+        return (
+            per_pair * tinysiam.tensor(weight.reshape(-1).astype(np.float32), device=device)
+        ).sum()
 
     # 4. Training: fresh pairs, binary cross-entropy, one Adam step per iteration.
     start_iteration, loss_history, previous_seconds = 0, [], 0.0
@@ -304,9 +396,17 @@ def main(argv: list[str] | None = None) -> dict:
     checkpoint_path = args.out / "checkpoint.npz"
 
     def save_checkpoint(iteration: int, seconds: float) -> None:
-        tinysiam.save(checkpoint_path, iteration=iteration, seconds=seconds, losses=loss_history,
-                      model=model.state_dict(), optimizer=optimizer.state_dict(), sampler=sampler.state_dict(),
-                      batches=batches.state_dict(), augment_rng=augment_rng.bit_generator.state)
+        tinysiam.save(
+            checkpoint_path,
+            iteration=iteration,
+            seconds=seconds,
+            losses=loss_history,
+            model=model.state_dict(),
+            optimizer=optimizer.state_dict(),
+            sampler=sampler.state_dict(),
+            batches=batches.state_dict(),
+            augment_rng=augment_rng.bit_generator.state,
+        )
 
     model.train()
     started = time.perf_counter()
@@ -329,8 +429,10 @@ def main(argv: list[str] | None = None) -> dict:
             if interrupt.requested:
                 bar.close()
                 save_checkpoint(iteration + 1, seconds)
-                print(f"\ninterrupted after iteration {iteration + 1}; saved {checkpoint_path}. Continue with:\n"
-                      f"  python examples/omniglot_bce.py --resume {checkpoint_path} (and the same flags)")
+                print(
+                    f"\ninterrupted after iteration {iteration + 1}; saved {checkpoint_path}. Continue with:\n"
+                    f"  python examples/omniglot_bce.py --resume {checkpoint_path} (and the same flags)"
+                )
                 raise SystemExit(130)
     bar.close()
     session_seconds = time.perf_counter() - started
@@ -350,7 +452,12 @@ def main(argv: list[str] | None = None) -> dict:
     with tinysiam.no_grad():
         test_features = embed(model.twin.branch, test.images[needed], device, batch)
         reference_accuracy = [
-            float(np.mean((pair_probabilities(model, test_features, position[a], position[b]) >= 0.5) == (t == 1)))
+            float(
+                np.mean(
+                    (pair_probabilities(model, test_features, position[a], position[b]) >= 0.5)
+                    == (t == 1)
+                )
+            )
             for a, b, t in reference
         ]
         scores = pair_probabilities(model, test_features, position[i1], position[i2])
@@ -360,9 +467,18 @@ def main(argv: list[str] | None = None) -> dict:
 
     shown = slice(0, 10)
     predicted = scores[shown] >= 0.5
-    titles = [f"target {'same' if t else 'diff'}\npred {'same' if p else 'diff'}\np = {s:.2f}"
-              for t, p, s in zip(targets[shown], predicted, scores[shown])]
-    figures.append(plot.pairs(test.images[i1[shown]], test.images[i2[shown]], titles, title="test pairs (unseen alphabets)"))
+    titles = [
+        f"target {'same' if t else 'diff'}\npred {'same' if p else 'diff'}\np = {s:.2f}"
+        for t, p, s in zip(targets[shown], predicted, scores[shown])
+    ]
+    figures.append(
+        plot.pairs(
+            test.images[i1[shown]],
+            test.images[i2[shown]],
+            titles,
+            title="test pairs (unseen alphabets)",
+        )
+    )
     plot.save(figures[-1], args.out / "test_pairs.png")
 
     # 6. 20-way within-alphabet one-shot classification (Lake et al.): 20 runs x 20 queries.
@@ -372,13 +488,19 @@ def main(argv: list[str] | None = None) -> dict:
         for run in runs:
             candidates = embed(model.twin.branch, run.candidates, device, batch)  # (20, D)
             queries = embed(model.twin.branch, run.queries, device, batch)  # (20, D)
-            similarity = model.head(queries[:, None], candidates[None, :]).numpy()  # (20, 20) logits, ordered as p
+            similarity = model.head(
+                queries[:, None], candidates[None, :]
+            ).numpy()  # (20, 20) logits, ordered as p
             chosen = similarity.argmax(axis=1)
             chosen_all.append(chosen)
             hits.append(chosen == run.answers)
     one_shot = float(np.mean(hits))
     one_shot_low, one_shot_high = accuracy_interval(int(np.sum(hits)), len(runs) * 20)
-    figures.append(plot.one_shot_trial(runs[0].queries[0], runs[0].candidates, int(chosen_all[0][0]), int(runs[0].answers[0])))
+    figures.append(
+        plot.one_shot_trial(
+            runs[0].queries[0], runs[0].candidates, int(chosen_all[0][0]), int(runs[0].answers[0])
+        )
+    )
     plot.save(figures[-1], args.out / "one_shot_trial.png")
 
     metrics = {
@@ -389,11 +511,18 @@ def main(argv: list[str] | None = None) -> dict:
         "preset": args.preset,
         "departures": departures(args),
         "hyperparameters": {
-            "image_size": size, "network": args.network, "features": features, "loss": args.loss,
-            "augment": args.augment, "pairs": args.pairs,
+            "image_size": size,
+            "network": args.network,
+            "features": features,
+            "loss": args.loss,
+            "augment": args.augment,
+            "pairs": args.pairs,
             "batch_pairs": args.batch_pairs if args.pairs == "random" else None,
             "batch_characters": batches.characters if args.pairs == "all-in-batch" else None,
-            "iterations": args.iterations, "optimizer": "adam", "lr": args.lr, "betas": [0.9, 0.99],
+            "iterations": args.iterations,
+            "optimizer": "adam",
+            "lr": args.lr,
+            "betas": [0.9, 0.99],
             "schedule": args.schedule,
         },
         "seed": args.seed,
@@ -413,10 +542,14 @@ def main(argv: list[str] | None = None) -> dict:
         "reference": {"pair_accuracy": 0.8907, "one_shot_accuracy_koch_et_al": 0.92},
     }
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    print(f"pair accuracy: reference protocol {metrics['pair_accuracy_reference']:.4f} (5 x 150 pairs; reference 0.8907), "
-          f"{args.eval_pairs} pairs {metrics['pair_accuracy']:.4f} (95% CI {low:.4f}-{high:.4f}), ROC AUC {auc:.4f}")
-    print(f"20-way one-shot accuracy {one_shot:.4f} (95% CI {one_shot_low:.4f}-{one_shot_high:.4f}, 400 trials); "
-          f"{seconds:.0f} s of training; wrote {args.out}")
+    print(
+        f"pair accuracy: reference protocol {metrics['pair_accuracy_reference']:.4f} (5 x 150 pairs; reference 0.8907), "
+        f"{args.eval_pairs} pairs {metrics['pair_accuracy']:.4f} (95% CI {low:.4f}-{high:.4f}), ROC AUC {auc:.4f}"
+    )
+    print(
+        f"20-way one-shot accuracy {one_shot:.4f} (95% CI {one_shot_low:.4f}-{one_shot_high:.4f}, 400 trials); "
+        f"{seconds:.0f} s of training; wrote {args.out}"
+    )
     plot.show_or_close(figures, show=not args.no_show)
     return metrics
 

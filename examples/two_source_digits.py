@@ -63,19 +63,44 @@ KINDS = ("separate", "shared")  # the two twins trained side by side
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--train-size", type=int, default=None, help="use only this many handwritten training images")
-    parser.add_argument("--test-size", type=int, default=None, help="classify only this many handwritten test images")
-    parser.add_argument("--print-size", type=int, default=5000, help="printed images in each of the train and test sets")
-    parser.add_argument("--print-branch", choices=["mlp", "conv"], default="mlp",
-                        help="branch B of the separate twin: an MLP (default) or a conv net like branch A")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--train-size",
+        type=int,
+        default=None,
+        help="use only this many handwritten training images",
+    )
+    parser.add_argument(
+        "--test-size",
+        type=int,
+        default=None,
+        help="classify only this many handwritten test images",
+    )
+    parser.add_argument(
+        "--print-size",
+        type=int,
+        default=5000,
+        help="printed images in each of the train and test sets",
+    )
+    parser.add_argument(
+        "--print-branch",
+        choices=["mlp", "conv"],
+        default="mlp",
+        help="branch B of the separate twin: an MLP (default) or a conv net like branch A",
+    )
     parser.add_argument("--iterations", type=int, default=600, help="training iterations")
     parser.add_argument("--batch-pairs", type=int, default=128, help="pairs per iteration")
     parser.add_argument("--dim", type=int, default=16, help="embedding dimension")
     parser.add_argument("--margin", type=float, default=1.0, help="contrastive margin")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    parser.add_argument("--schedule", choices=optim.SCHEDULES, default="cosine",
-                        help="cosine: decay the learning rate to 0 over --iterations; constant: keep it")
+    parser.add_argument(
+        "--schedule",
+        choices=optim.SCHEDULES,
+        default="cosine",
+        help="cosine: decay the learning rate to 0 over --iterations; constant: keep it",
+    )
     add_run_arguments(parser, default_out=Path("runs/two_source_digits"))
     args = parser.parse_args(argv)
     check_run_arguments(parser, args)
@@ -85,10 +110,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.lr <= 0 or args.margin <= 0:
         parser.error(f"--lr and --margin must be positive, got {args.lr} and {args.margin}")
     if args.print_size < 100:
-        parser.error(f"--print-size must be at least 100 (every digit needs printed examples), got {args.print_size}")
+        parser.error(
+            f"--print-size must be at least 100 (every digit needs printed examples), got {args.print_size}"
+        )
     for name in ("train_size", "test_size"):
         if getattr(args, name) is not None and getattr(args, name) < 20:
-            parser.error(f"--{name.replace('_', '-')} must be at least 20, got {getattr(args, name)}")
+            parser.error(
+                f"--{name.replace('_', '-')} must be at least 20, got {getattr(args, name)}"
+            )
     return args
 
 
@@ -104,7 +133,9 @@ def load_handwriting() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         ) from error
 
 
-def subset(images: np.ndarray, labels: np.ndarray, size: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def subset(
+    images: np.ndarray, labels: np.ndarray, size: int | None, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """A random ``size`` of the images (all of them when size is None or larger)."""
     if size is None or size >= len(images):
         return images, labels
@@ -131,7 +162,9 @@ class CrossPairs:
         self.count = np.bincount(print_labels, minlength=10)
         self.first = np.cumsum(self.count) - self.count
         if (self.count == 0).any():
-            raise ValueError(f"every digit needs a printed image; counts per digit: {self.count.tolist()}")
+            raise ValueError(
+                f"every digit needs a printed image; counts per digit: {self.count.tolist()}"
+            )
         self.rng = np.random.default_rng(seed)
 
     def sample_indices(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -139,7 +172,9 @@ class CrossPairs:
         rng = self.rng
         i = rng.integers(0, len(self.hand_labels), n)
         same = rng.random(n) < 0.5
-        other = (self.hand_labels[i] + rng.integers(1, 10, n)) % 10  # uniform over the 9 other digits
+        other = (
+            self.hand_labels[i] + rng.integers(1, 10, n)
+        ) % 10  # uniform over the 9 other digits
         digit = np.where(same, self.hand_labels[i], other)
         j = self.order[self.first[digit] + rng.integers(0, self.count[digit])]
         return i, j, same.astype(np.float32)
@@ -155,10 +190,15 @@ class CrossPairs:
 def conv_branch(dim: int, rng: np.random.Generator) -> nn.Sequential:
     """Branch A (and the shared branch): (N, 1, 28, 28) -> (N, dim)."""
     return nn.Sequential(
-        nn.Conv2d(1, 16, 5, rng=rng), nn.ReLU(), nn.MaxPool2d(2),   # 28 -> 24 -> 12
-        nn.Conv2d(16, 32, 5, rng=rng), nn.ReLU(), nn.MaxPool2d(2),  # 12 -> 8 -> 4
+        nn.Conv2d(1, 16, 5, rng=rng),
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # 28 -> 24 -> 12
+        nn.Conv2d(16, 32, 5, rng=rng),
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # 12 -> 8 -> 4
         nn.Flatten(),
-        nn.Dense(32 * 4 * 4, 128, rng=rng), nn.ReLU(),
+        nn.Dense(32 * 4 * 4, 128, rng=rng),
+        nn.ReLU(),
         nn.Dense(128, dim, rng=rng),
     )
 
@@ -167,13 +207,17 @@ def mlp_branch(dim: int, rng: np.random.Generator) -> nn.Sequential:
     """Branch B: (N, 1, 28, 28) -> flatten 784 -> 256 -> 128 -> (N, dim)."""
     return nn.Sequential(
         nn.Flatten(),
-        nn.Dense(784, 256, rng=rng), nn.ReLU(),
-        nn.Dense(256, 128, rng=rng), nn.ReLU(),
+        nn.Dense(784, 256, rng=rng),
+        nn.ReLU(),
+        nn.Dense(256, 128, rng=rng),
+        nn.ReLU(),
         nn.Dense(128, dim, rng=rng),
     )
 
 
-def embed(twin: nn.Twin, images: np.ndarray, branch: int, device: str, batch: int = 1000) -> np.ndarray:
+def embed(
+    twin: nn.Twin, images: np.ndarray, branch: int, device: str, batch: int = 1000
+) -> np.ndarray:
     """Features (N, dim) of images (N, 1, 28, 28) through one branch, without a graph."""
     twin.eval()
     features = outputs_in_batches(lambda x: twin.embed(x, branch=branch), images, device, batch)
@@ -182,11 +226,18 @@ def embed(twin: nn.Twin, images: np.ndarray, branch: int, device: str, batch: in
 
 
 # ----- 4. checkpoints of the two twins ------------------------------------------------------------
-def save_state(path: Path, iteration: int, history: dict, twins: dict, optimizers: dict, pairs: CrossPairs) -> None:
+def save_state(
+    path: Path, iteration: int, history: dict, twins: dict, optimizers: dict, pairs: CrossPairs
+) -> None:
     """Write both twins, both optimisers, the pair generator and the loss histories, atomically."""
-    checkpoint.save(path, iteration=iteration, losses=history, pairs=pairs.state_dict(),
-                    models={kind: twins[kind].state_dict() for kind in KINDS},
-                    optimizers={kind: optimizers[kind].state_dict() for kind in KINDS})
+    checkpoint.save(
+        path,
+        iteration=iteration,
+        losses=history,
+        pairs=pairs.state_dict(),
+        models={kind: twins[kind].state_dict() for kind in KINDS},
+        optimizers={kind: optimizers[kind].state_dict() for kind in KINDS},
+    )
 
 
 def load_state(path: Path, twins: dict, optimizers: dict, pairs: CrossPairs) -> tuple[int, dict]:
@@ -196,11 +247,15 @@ def load_state(path: Path, twins: dict, optimizers: dict, pairs: CrossPairs) -> 
         twins[kind].load_state_dict(state["models"][kind])
         optimizers[kind].load_state_dict(state["optimizers"][kind])
     pairs.load_state_dict(state["pairs"])
-    return int(state["iteration"]), {kind: [float(v) for v in state["losses"][kind]] for kind in KINDS}
+    return int(state["iteration"]), {
+        kind: [float(v) for v in state["losses"][kind]] for kind in KINDS
+    }
 
 
 # ----- 5. evaluation ------------------------------------------------------------------------------
-def cross_domain_accuracy(queries: np.ndarray, query_labels: np.ndarray, printed: np.ndarray, printed_labels: np.ndarray) -> dict:
+def cross_domain_accuracy(
+    queries: np.ndarray, query_labels: np.ndarray, printed: np.ndarray, printed_labels: np.ndarray
+) -> dict:
     """Classify each query (Q, D) by the printed references (P, D): nearest class mean and 1-NN."""
     means = np.stack([printed[printed_labels == digit].mean(axis=0) for digit in range(10)])
     by_mean = nearest_neighbours(queries, means, k=1)[:, 0]
@@ -233,22 +288,37 @@ def main(argv: list[str] | None = None) -> dict:
     hand_test_x, hand_test_y = subset(hand_test_x, hand_test_y, args.test_size, args.seed)
     print_x, print_y, _ = synthetic_digits(args.print_size, seed=args.seed)
     print_test_x, print_test_y, _ = synthetic_digits(args.print_size, seed=args.seed + 1)
-    print(f"data: {len(hand_x)} handwritten (MNIST) + {len(print_x)} printed training images; "
-          f"{len(hand_test_x)} handwritten queries against {len(print_test_x)} printed test images; device: {device}")
+    print(
+        f"data: {len(hand_x)} handwritten (MNIST) + {len(print_x)} printed training images; "
+        f"{len(hand_test_x)} handwritten queries against {len(print_test_x)} printed test images; device: {device}"
+    )
 
     # 2. Pairs: (handwritten, printed), the same digit with probability 0.5.
     pairs = CrossPairs(hand_y, print_y, seed=args.seed)
     i, j, y = pairs.sample_indices(10)
-    figures.append(plot.pairs(hand_x[i], print_x[j], ["same digit" if s else "different" for s in y],
-                              title="pairs: handwritten (top), printed (bottom)"))
+    figures.append(
+        plot.pairs(
+            hand_x[i],
+            print_x[j],
+            ["same digit" if s else "different" for s in y],
+            title="pairs: handwritten (top), printed (bottom)",
+        )
+    )
     plot.save(figures[-1], args.out / "pairs.png")
 
     # 3. Two twins: separate weights (a branch per kind of input), and shared weights for comparison.
     rng = np.random.default_rng(args.seed)
     hand_net = conv_branch(args.dim, rng)
-    print_net = mlp_branch(args.dim, rng) if args.print_branch == "mlp" else conv_branch(args.dim, rng)
-    twins = {"separate": nn.Twin(hand_net, print_net).to(device), "shared": nn.Twin(conv_branch(args.dim, rng)).to(device)}
-    optimizers = {kind: optim.Adam(twins[kind].parameters(), lr=args.lr, betas=(0.9, 0.99)) for kind in KINDS}
+    print_net = (
+        mlp_branch(args.dim, rng) if args.print_branch == "mlp" else conv_branch(args.dim, rng)
+    )
+    twins = {
+        "separate": nn.Twin(hand_net, print_net).to(device),
+        "shared": nn.Twin(conv_branch(args.dim, rng)).to(device),
+    }
+    optimizers = {
+        kind: optim.Adam(twins[kind].parameters(), lr=args.lr, betas=(0.9, 0.99)) for kind in KINDS
+    }
 
     # 4. Training: each iteration both twins take one Adam step on the SAME fresh pairs.
     start_iteration, history = 0, {kind: [] for kind in KINDS}
@@ -261,14 +331,16 @@ def main(argv: list[str] | None = None) -> dict:
     with InterruptFlag() as interrupt:
         for iteration in range(start_iteration, args.iterations):
             i, j, y = pairs.sample_indices(args.batch_pairs)
-            hand = tinysiam.tensor(hand_x[i], device=device)      # (B, 1, 28, 28)
+            hand = tinysiam.tensor(hand_x[i], device=device)  # (B, 1, 28, 28)
             printed = tinysiam.tensor(print_x[j], device=device)  # (B, 1, 28, 28)
-            same = tinysiam.tensor(y, device=device)              # (B,)
+            same = tinysiam.tensor(y, device=device)  # (B,)
             lr = optim.scheduled_lr(args.lr, args.schedule, iteration, args.iterations)
             for kind in KINDS:
                 started = time.perf_counter()
                 f_hand, f_print = twins[kind](hand, printed)  # (B, dim) each
-                loss = losses.contrastive_loss(f_hand, f_print, same, margin=args.margin, reduction="mean")
+                loss = losses.contrastive_loss(
+                    f_hand, f_print, same, margin=args.margin, reduction="mean"
+                )
                 optimizers[kind].lr = lr
                 optimizers[kind].zero_grad()
                 loss.backward()
@@ -278,38 +350,68 @@ def main(argv: list[str] | None = None) -> dict:
                 check_finite(value, iteration + 1, history[kind][-1] if history[kind] else None)
                 history[kind].append(value)
             bar.update()
-            bar.set_postfix(separate=f"{history['separate'][-1]:.4f}", shared=f"{history['shared'][-1]:.4f}", refresh=False)
+            bar.set_postfix(
+                separate=f"{history['separate'][-1]:.4f}",
+                shared=f"{history['shared'][-1]:.4f}",
+                refresh=False,
+            )
             if args.checkpoint_every and (iteration + 1) % args.checkpoint_every == 0:
                 save_state(checkpoint_path, iteration + 1, history, twins, optimizers, pairs)
             if interrupt.requested:
                 bar.close()
                 save_state(checkpoint_path, iteration + 1, history, twins, optimizers, pairs)
-                print(f"\ninterrupted after iteration {iteration + 1}; saved {checkpoint_path}. Continue with:\n"
-                      f"  python examples/two_source_digits.py --resume {checkpoint_path} (and the same flags)")
+                print(
+                    f"\ninterrupted after iteration {iteration + 1}; saved {checkpoint_path}. Continue with:\n"
+                    f"  python examples/two_source_digits.py --resume {checkpoint_path} (and the same flags)"
+                )
                 raise SystemExit(130)
     bar.close()
     total = sum(seconds.values())
     figures.append(plot.loss_curve(history["separate"], total, title="Contrastive loss"))
     axes = figures[-1].axes[0]
     axes.lines[0].set_label("separate weights")
-    axes.plot(np.arange(1, len(history["shared"]) + 1), history["shared"], linewidth=0.8, label="shared weights")
+    axes.plot(
+        np.arange(1, len(history["shared"]) + 1),
+        history["shared"],
+        linewidth=0.8,
+        label="shared weights",
+    )
     axes.set_yscale("log")
     axes.legend()
     plot.save(figures[-1], args.out / "loss.png")
 
     # 5. Evaluation: handwritten test queries (branch A) against printed test images (branch B).
-    features = {kind: (embed(twins[kind], hand_test_x, 0, device), embed(twins[kind], print_test_x, 1, device)) for kind in KINDS}
-    features["pixels"] = (hand_test_x.reshape(len(hand_test_x), -1), print_test_x.reshape(len(print_test_x), -1))  # (N, 784)
-    accuracy = {kind: cross_domain_accuracy(queries, hand_test_y, printed, print_test_y)
-                for kind, (queries, printed) in features.items()}
+    features = {
+        kind: (
+            embed(twins[kind], hand_test_x, 0, device),
+            embed(twins[kind], print_test_x, 1, device),
+        )
+        for kind in KINDS
+    }
+    features["pixels"] = (
+        hand_test_x.reshape(len(hand_test_x), -1),
+        print_test_x.reshape(len(print_test_x), -1),
+    )  # (N, 784)
+    accuracy = {
+        kind: cross_domain_accuracy(queries, hand_test_y, printed, print_test_y)
+        for kind, (queries, printed) in features.items()
+    }
 
-    shown_hand = np.random.default_rng(args.seed).choice(len(hand_test_x), min(2000, len(hand_test_x)), replace=False)
-    shown_print = np.random.default_rng(args.seed).choice(len(print_test_x), min(300, len(print_test_x)), replace=False)
+    shown_hand = np.random.default_rng(args.seed).choice(
+        len(hand_test_x), min(2000, len(hand_test_x)), replace=False
+    )
+    shown_print = np.random.default_rng(args.seed).choice(
+        len(print_test_x), min(300, len(print_test_x)), replace=False
+    )
     digits = np.concatenate([hand_test_y[shown_hand], print_test_y[shown_print]])
-    kind_of_point = np.repeat([0, 1], [len(shown_hand), len(shown_print)])  # 0 handwriting (o), 1 print (x)
+    kind_of_point = np.repeat(
+        [0, 1], [len(shown_hand), len(shown_print)]
+    )  # 0 handwriting (o), 1 print (x)
     for kind in KINDS:
         queries, printed = features[kind]
-        both = pca_2d(np.concatenate([queries[shown_hand], printed[shown_print]]))  # one projection for both kinds
+        both = pca_2d(
+            np.concatenate([queries[shown_hand], printed[shown_print]])
+        )  # one projection for both kinds
         title = f"{kind} weights: handwriting (o), print (x); PCA of {args.dim}-D"
         figures.append(plot.embedding_scatter(both, digits, title, markers=kind_of_point))
         plot.save(figures[-1], args.out / f"embedding_{kind}.png")
@@ -318,12 +420,21 @@ def main(argv: list[str] | None = None) -> dict:
     chosen = np.random.default_rng(args.seed + 1).choice(len(hand_test_x), 8, replace=False)
     queries, printed = features["separate"]
     nearest = nearest_neighbours(queries[chosen], printed, k=5)  # (8, 5)
-    tiles = np.concatenate([hand_test_x[chosen][:, None], print_test_x[nearest]], axis=1).reshape(-1, 1, 28, 28)
+    tiles = np.concatenate([hand_test_x[chosen][:, None], print_test_x[nearest]], axis=1).reshape(
+        -1, 1, 28, 28
+    )
     titles = []
     for row, query in enumerate(chosen):
         titles.append(f"query ({hand_test_y[query]})")
-        titles += [str(d) if d == hand_test_y[query] else f"{d} (wrong)" for d in print_test_y[nearest[row]]]
-    figures.append(plot.image_grid(tiles, titles, cols=6, title="handwritten queries and their nearest printed digits"))
+        titles += [
+            str(d) if d == hand_test_y[query] else f"{d} (wrong)"
+            for d in print_test_y[nearest[row]]
+        ]
+    figures.append(
+        plot.image_grid(
+            tiles, titles, cols=6, title="handwritten queries and their nearest printed digits"
+        )
+    )
     plot.save(figures[-1], args.out / "retrieval.png")
 
     trained = args.iterations - start_iteration
@@ -334,11 +445,21 @@ def main(argv: list[str] | None = None) -> dict:
         "print_train_size": len(print_x),
         "print_test_size": len(print_test_x),
         "hyperparameters": {
-            "iterations": args.iterations, "batch_pairs": args.batch_pairs, "dim": args.dim, "margin": args.margin,
-            "reduction": "mean", "eps": 1e-6, "optimizer": "adam", "lr": args.lr, "schedule": args.schedule,
-            "betas": [0.9, 0.99], "print_branch": args.print_branch,
+            "iterations": args.iterations,
+            "batch_pairs": args.batch_pairs,
+            "dim": args.dim,
+            "margin": args.margin,
+            "reduction": "mean",
+            "eps": 1e-6,
+            "optimizer": "adam",
+            "lr": args.lr,
+            "schedule": args.schedule,
+            "betas": [0.9, 0.99],
+            "print_branch": args.print_branch,
         },
-        "parameters": {kind: int(sum(p.data.size for p in twins[kind].parameters())) for kind in KINDS},
+        "parameters": {
+            kind: int(sum(p.data.size for p in twins[kind].parameters())) for kind in KINDS
+        },
         "seed": args.seed,
         "device": device,
         "final_loss": {kind: history[kind][-1] if history[kind] else None for kind in KINDS},
@@ -347,9 +468,13 @@ def main(argv: list[str] | None = None) -> dict:
         "cross_domain_accuracy": accuracy,
     }
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    print("cross-domain accuracy (handwritten query -> nearest printed class mean / printed image):")
+    print(
+        "cross-domain accuracy (handwritten query -> nearest printed class mean / printed image):"
+    )
     for kind in ("separate", "shared", "pixels"):
-        print(f"  {kind:9s} {accuracy[kind]['class_mean']:.4f} / {accuracy[kind]['nearest_printed']:.4f}")
+        print(
+            f"  {kind:9s} {accuracy[kind]['class_mean']:.4f} / {accuracy[kind]['nearest_printed']:.4f}"
+        )
     print(f"{total:.0f} s of training; wrote {args.out}")
     plot.show_or_close(figures, show=not args.no_show)
     return metrics

@@ -8,7 +8,7 @@ The kinks are avoided by a margin far wider than gradcheck's step (eps = 1e-6).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from hypothesis import settings
@@ -23,7 +23,9 @@ MAX_DIMS = 3
 MARGIN = 0.05  # distance kept from every kink
 
 
-def shapes(min_dims: int = 0, max_dims: int = MAX_DIMS, max_side: int = MAX_SIDE) -> st.SearchStrategy:
+def shapes(
+    min_dims: int = 0, max_dims: int = MAX_DIMS, max_side: int = MAX_SIDE
+) -> st.SearchStrategy:
     """Array shapes such as (), (3,), (2, 1, 4)."""
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=1, max_side=max_side)
 
@@ -43,12 +45,16 @@ def floats(low: float, high: float, avoid: Sequence[float] = ()) -> st.SearchStr
     return values
 
 
-def arrays(shape: tuple[int, ...], low: float = -2.0, high: float = 2.0, avoid: Sequence[float] = ()) -> st.SearchStrategy:
+def arrays(
+    shape: tuple[int, ...], low: float = -2.0, high: float = 2.0, avoid: Sequence[float] = ()
+) -> st.SearchStrategy:
     """float64 arrays of ``shape`` with values from :func:`floats`."""
     return hnp.arrays(np.float64, shape, elements=floats(low, high, avoid))
 
 
-def distinct_arrays(shapes_: Sequence[tuple[int, ...]], low: float = -2.0, gap: float = 0.02) -> st.SearchStrategy:
+def distinct_arrays(
+    shapes_: Sequence[tuple[int, ...]], low: float = -2.0, gap: float = 0.02
+) -> st.SearchStrategy:
     """Arrays of the given shapes whose values, over all of them, are pairwise at least ``gap`` apart.
 
     The values are distinct points of the grid low, low + gap, ... (no ties for max or maximum).
@@ -62,7 +68,9 @@ def distinct_arrays(shapes_: Sequence[tuple[int, ...]], low: float = -2.0, gap: 
         return tuple(part.reshape(shape) for part, shape in zip(np.split(values, bounds), shapes_))
 
     total = sum(sizes)
-    return st.lists(st.integers(0, grid_points - 1), min_size=total, max_size=total, unique=True).map(build)
+    return st.lists(
+        st.integers(0, grid_points - 1), min_size=total, max_size=total, unique=True
+    ).map(build)
 
 
 def axes(ndim: int) -> st.SearchStrategy:

@@ -24,7 +24,9 @@ def test_identity_map_gives_the_input_back():
 
 def test_random_affine_with_every_part_switched_off_gives_the_input_back():
     x = images()
-    out = random_affine(x, np.random.default_rng(0), rotation=0.0, shear=0.0, scale=(1.0, 1.0), translation=0.0)
+    out = random_affine(
+        x, np.random.default_rng(0), rotation=0.0, shear=0.0, scale=(1.0, 1.0), translation=0.0
+    )
     np.testing.assert_array_equal(out, x)
     out = random_affine(x, np.random.default_rng(0), probability=0.0)
     np.testing.assert_array_equal(out, x)

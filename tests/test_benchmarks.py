@@ -67,8 +67,20 @@ def test_w2_op_cases_cover_every_conv_and_pool_and_run_one_step():
 def run_bench(tmp_path: Path, *args: str) -> dict:
     out = tmp_path / "bench.json"
     result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "bench.py"), "--repeats", "1", "--warmup", "0", "--json", str(out), *args],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(BENCHMARKS / "bench.py"),
+            "--repeats",
+            "1",
+            "--warmup",
+            "0",
+            "--json",
+            str(out),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| workload |" in result.stdout and "Goals" in result.stdout
@@ -80,13 +92,18 @@ def test_gemm_floor_times_the_products_the_flop_count_counts(monkeypatch, worklo
     """W2 at 8 pairs splits its big convolution into chunks: their products must add up too."""
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     floor = load("gemm_floor")
-    assert floor.product_flops(floor.step_products(workload, pairs)) == workloads.training_flops(workload, pairs)
+    assert floor.product_flops(floor.step_products(workload, pairs)) == workloads.training_flops(
+        workload, pairs
+    )
 
 
 def test_gemm_floor_script_prints_a_row_per_workload():
     result = subprocess.run(
         [sys.executable, str(BENCHMARKS / "gemm_floor.py"), "--workloads", "W1", "--repeats", "1"],
-        capture_output=True, text=True, timeout=300, check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     row = result.stdout.strip().splitlines()[-1].split("|")
     assert row[1].strip() == "W1 (180 pairs)" and float(row[2]) == pytest.approx(3.43, abs=0.01)
@@ -103,21 +120,42 @@ def test_bench_script_times_w1_end_to_end(tmp_path):
     torch_installed = importlib.util.find_spec("torch") is not None
     assert ("pytorch" in row["results"]) == torch_installed
     if torch_installed:
-        assert row["results"]["pytorch"]["first_output"] == pytest.approx(timed["first_output"], rel=1e-4)
+        assert row["results"]["pytorch"]["first_output"] == pytest.approx(
+            timed["first_output"], rel=1e-4
+        )
 
 
 def test_keep_freed_memory_reaches_the_chosen_workers(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))  # bench.py imports its neighbours by name
     bench = load("bench")
-    for choice, expected in [("tinysiam", {"tinysiam"}), ("all", {"tinysiam", "pytorch"}), ("none", set())]:
-        todo = bench.contenders("training", "cpu", ["tinysiam", "pytorch"], choice, workload="W1", pairs=2)
-        keeping = {name for name, c in todo.items() if c.prime.func is bench.workloads.keep_freed_memory_then}
+    for choice, expected in [
+        ("tinysiam", {"tinysiam"}),
+        ("all", {"tinysiam", "pytorch"}),
+        ("none", set()),
+    ]:
+        todo = bench.contenders(
+            "training", "cpu", ["tinysiam", "pytorch"], choice, workload="W1", pairs=2
+        )
+        keeping = {
+            name
+            for name, c in todo.items()
+            if c.prime.func is bench.workloads.keep_freed_memory_then
+        }
         assert keeping == expected, choice
 
 
 def test_bench_report_names_its_allocator_setting(tmp_path):
-    report = run_bench(tmp_path, "--workloads", "W1", "--w1-pairs", "2", "--frameworks", "tinysiam",
-                       "--keep-freed-memory", "none")
+    report = run_bench(
+        tmp_path,
+        "--workloads",
+        "W1",
+        "--w1-pairs",
+        "2",
+        "--frameworks",
+        "tinysiam",
+        "--keep-freed-memory",
+        "none",
+    )
     assert report["keep_freed_memory"] == "none"
 
 

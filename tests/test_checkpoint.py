@@ -16,11 +16,24 @@ def test_round_trip_arrays_nested_dicts_and_rng_state(tmp_path):
     rng = np.random.default_rng(5)
     rng.standard_normal(3)  # a state that is not the seed's
     state = {
-        "model": {"0.weight": np.arange(6, dtype=np.float32).reshape(2, 3), "0.bias": np.zeros(2, np.float64)},
-        "optimizer": {"type": "Adam", "lr": 1e-4, "betas": [0.9, 0.99], "state": [{"step": 3, "m": np.ones(2)}, {}]},
+        "model": {
+            "0.weight": np.arange(6, dtype=np.float32).reshape(2, 3),
+            "0.bias": np.zeros(2, np.float64),
+        },
+        "optimizer": {
+            "type": "Adam",
+            "lr": 1e-4,
+            "betas": [0.9, 0.99],
+            "state": [{"step": 3, "m": np.ones(2)}, {}],
+        },
         "iteration": 1500,
         "rng": rng.bit_generator.state,
-        "flags": {"done": False, "note": "ok", "nothing": None, "labels": np.array([1, 0], np.int8)},
+        "flags": {
+            "done": False,
+            "note": "ok",
+            "nothing": None,
+            "labels": np.array([1, 0], np.int8),
+        },
         "scalar": np.float32(2.5),
     }
     path = tmp_path / "ckpt.npz"
@@ -34,7 +47,11 @@ def test_round_trip_arrays_nested_dicts_and_rng_state(tmp_path):
     assert loaded["optimizer"]["state"][0]["step"] == 3 and loaded["optimizer"]["state"][1] == {}
     np.testing.assert_array_equal(loaded["optimizer"]["state"][0]["m"], np.ones(2))
     assert loaded["optimizer"]["betas"] == [0.9, 0.99] and loaded["optimizer"]["lr"] == 1e-4
-    assert loaded["flags"]["done"] is False and loaded["flags"]["nothing"] is None and loaded["flags"]["note"] == "ok"
+    assert (
+        loaded["flags"]["done"] is False
+        and loaded["flags"]["nothing"] is None
+        and loaded["flags"]["note"] == "ok"
+    )
     assert loaded["flags"]["labels"].dtype == np.int8
     assert loaded["scalar"] == np.float32(2.5) and loaded["scalar"].dtype == np.float32
     assert loaded["rng"] == rng.bit_generator.state  # 128-bit integers survive exactly
@@ -44,11 +61,23 @@ def test_round_trip_arrays_nested_dicts_and_rng_state(tmp_path):
 
 
 def test_numpy_scalars_keep_their_dtype_without_an_array_each(tmp_path):
-    losses = [np.float32(0.1) * i for i in range(500)]  # a loss history as the training loop keeps it
-    tinysiam.save(tmp_path / "l.npz", losses=losses, best=np.int64(2**40), done=np.bool_(True), nan=float("nan"))
+    losses = [
+        np.float32(0.1) * i for i in range(500)
+    ]  # a loss history as the training loop keeps it
+    tinysiam.save(
+        tmp_path / "l.npz",
+        losses=losses,
+        best=np.int64(2**40),
+        done=np.bool_(True),
+        nan=float("nan"),
+    )
     loaded = tinysiam.load(tmp_path / "l.npz")
     assert [type(v) for v in loaded["losses"]] == [np.float32] * 500 and loaded["losses"] == losses
-    assert loaded["best"] == 2**40 and isinstance(loaded["best"], np.int64) and loaded["done"] is np.True_
+    assert (
+        loaded["best"] == 2**40
+        and isinstance(loaded["best"], np.int64)
+        and loaded["done"] is np.True_
+    )
     assert np.isnan(loaded["nan"])
     with np.load(tmp_path / "l.npz") as archive:
         assert archive.files == [checkpoint.META_KEY]
@@ -84,7 +113,9 @@ def test_a_failed_write_leaves_the_previous_checkpoint_intact(tmp_path, monkeypa
     if failure == "savez":
         monkeypatch.setattr(checkpoint.np, "savez", _fail_mid_write)
     else:
-        monkeypatch.setattr(checkpoint.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError("I/O error")))
+        monkeypatch.setattr(
+            checkpoint.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError("I/O error"))
+        )
     with pytest.raises(OSError):
         tinysiam.save(path, iteration=2, weights=np.zeros(3))
     monkeypatch.undo()
@@ -151,7 +182,13 @@ def test_resuming_from_a_checkpoint_equals_training_without_stopping(tmp_path):
     data_rng = np.random.default_rng(1)
     train(first, first_opt, data_rng, k)
     path = tmp_path / "ckpt.npz"
-    tinysiam.save(path, model=first.state_dict(), optimizer=first_opt.state_dict(), iteration=k, rng=data_rng.bit_generator.state)
+    tinysiam.save(
+        path,
+        model=first.state_dict(),
+        optimizer=first_opt.state_dict(),
+        iteration=k,
+        rng=data_rng.bit_generator.state,
+    )
 
     state = tinysiam.load(path)
     resumed = make_model(99)  # different starting weights, all overwritten
@@ -168,7 +205,9 @@ def test_resuming_from_a_checkpoint_equals_training_without_stopping(tmp_path):
     for a, b in zip(straight_opt.state, resumed_opt.state):
         assert a["step"] == b["step"] == 2 * k
         assert np.array_equal(a["m"], b["m"]) and np.array_equal(a["v"], b["v"])
-    assert not np.array_equal(straight[0].weight.numpy(), make_model(0)[0].weight.numpy())  # it did train
+    assert not np.array_equal(
+        straight[0].weight.numpy(), make_model(0)[0].weight.numpy()
+    )  # it did train
 
 
 def test_checkpoint_gets_the_permissions_of_an_ordinary_file(tmp_path):

@@ -16,7 +16,13 @@ pytestmark = pytest.mark.filterwarnings("error")
 
 
 # ----- naive references: one output pixel at a time, float64 ------------------------------------------
-def naive_conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
+def naive_conv2d(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+) -> np.ndarray:
     """out[n, o, i, j] = b[o] + sum_{c, u, v} x_padded[n, c, i*sh + u, j*sw + v] w[o, c, u, v]."""
     (sh, sw), (ph, pw) = stride, padding
     x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
@@ -70,21 +76,37 @@ CONV_CASES = {
 
 def conv_inputs(x_shape, w_shape, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    return (
+        rng.standard_normal(x_shape),
+        rng.standard_normal(w_shape),
+        rng.standard_normal(w_shape[0]),
+    )
 
 
-@pytest.mark.parametrize("x_shape, w_shape, stride, padding", CONV_CASES.values(), ids=CONV_CASES.keys())
+@pytest.mark.parametrize(
+    "x_shape, w_shape, stride, padding", CONV_CASES.values(), ids=CONV_CASES.keys()
+)
 @pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no_bias"])
-def test_conv2d_forward_matches_naive_loop(x_shape, w_shape, stride, padding, with_bias: bool) -> None:
+def test_conv2d_forward_matches_naive_loop(
+    x_shape, w_shape, stride, padding, with_bias: bool
+) -> None:
     x, w, b = conv_inputs(x_shape, w_shape)
     b = b if with_bias else None
-    out = F.conv2d(ts.tensor(x), ts.tensor(w), None if b is None else ts.tensor(b), stride=stride, padding=padding)
+    out = F.conv2d(
+        ts.tensor(x),
+        ts.tensor(w),
+        None if b is None else ts.tensor(b),
+        stride=stride,
+        padding=padding,
+    )
     expected = naive_conv2d(x, w, b, as_pair(stride), as_pair(padding))
     assert out.shape == expected.shape and out.dtype == np.float64
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("x_shape, w_shape, stride, padding", CONV_CASES.values(), ids=CONV_CASES.keys())
+@pytest.mark.parametrize(
+    "x_shape, w_shape, stride, padding", CONV_CASES.values(), ids=CONV_CASES.keys()
+)
 def test_conv2d_gradcheck_x_weight_bias(x_shape, w_shape, stride, padding) -> None:
     x, w, b = (ts.tensor(v, requires_grad=True) for v in conv_inputs(x_shape, w_shape))
     assert ts.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding), x, w, b)
@@ -116,7 +138,9 @@ def test_conv2d_on_random_geometries(geometry, seed: int) -> None:
     x_shape, w_shape, stride, padding = geometry
     x, w, b = conv_inputs(x_shape, w_shape, seed)
     out = F.conv2d(ts.tensor(x), ts.tensor(w), ts.tensor(b), stride=stride, padding=padding)
-    np.testing.assert_allclose(out.numpy(), naive_conv2d(x, w, b, stride, padding), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        out.numpy(), naive_conv2d(x, w, b, stride, padding), rtol=1e-12, atol=1e-12
+    )
     tensors = [ts.tensor(v, requires_grad=True) for v in (x, w, b)]
     assert ts.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding), *tensors)
 
@@ -137,7 +161,9 @@ def test_col2im_is_the_adjoint_of_im2col_with_the_batch_innermost(geometry, seed
     np.testing.assert_allclose(lhs, rhs, rtol=1e-12, atol=1e-12)
 
 
-def conv_and_grads(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride, padding) -> list[np.ndarray]:
+def conv_and_grads(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, stride, padding
+) -> list[np.ndarray]:
     """The output of conv2d and the gradients of sum(out * g) with respect to x, w and b."""
     tensors = [ts.tensor(v, requires_grad=True) for v in (x, w, b)]
     out = F.conv2d(*tensors, stride=stride, padding=padding)
@@ -147,7 +173,9 @@ def conv_and_grads(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride, padding)
 
 
 @pytest.mark.parametrize("images_per_chunk", [1, 2])
-def test_conv2d_chunked_batch_equals_unchunked(monkeypatch: pytest.MonkeyPatch, images_per_chunk: int) -> None:
+def test_conv2d_chunked_batch_equals_unchunked(
+    monkeypatch: pytest.MonkeyPatch, images_per_chunk: int
+) -> None:
     x_shape, w_shape, stride, padding = (5, 2, 7, 6), (3, 2, 3, 3), (2, 1), (1, 2)
     x, w, b = conv_inputs(x_shape, w_shape)
     whole = conv_and_grads(x, w, b, stride, padding)
@@ -158,12 +186,16 @@ def test_conv2d_chunked_batch_equals_unchunked(monkeypatch: pytest.MonkeyPatch, 
     assert len(conv.batch_chunks(5, bytes_per_image)) == -(-5 // images_per_chunk)  # really chunked
     chunked = conv_and_grads(x, w, b, stride, padding)
 
-    for name, expected, actual in zip(["out", "x.grad", "weight.grad", "bias.grad"], whole, chunked):
+    for name, expected, actual in zip(
+        ["out", "x.grad", "weight.grad", "bias.grad"], whole, chunked
+    ):
         np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
 @pytest.mark.parametrize("n, most", [(7, 6), (16, 6), (360, 6), (5, 1), (3, 10)])
-def test_batch_chunks_are_as_few_and_as_equal_as_the_budget_allows(monkeypatch: pytest.MonkeyPatch, n: int, most: int) -> None:
+def test_batch_chunks_are_as_few_and_as_equal_as_the_budget_allows(
+    monkeypatch: pytest.MonkeyPatch, n: int, most: int
+) -> None:
     monkeypatch.setattr(conv, "COLUMN_BUDGET_BYTES", most * 100)
     chunks = conv.batch_chunks(n, 100)  # room for `most` items of 100 bytes
     sizes = [c.stop - c.start for c in chunks]
@@ -197,16 +229,22 @@ POOL_CASES = {
 }
 
 
-@pytest.mark.parametrize("shape, kernel, stride, out_hw", POOL_CASES.values(), ids=POOL_CASES.keys())
+@pytest.mark.parametrize(
+    "shape, kernel, stride, out_hw", POOL_CASES.values(), ids=POOL_CASES.keys()
+)
 def test_max_pool2d_forward_matches_naive_loop(shape, kernel, stride, out_hw) -> None:
     x = without_ties(shape)
     out = F.max_pool2d(ts.tensor(x), kernel, stride)
     assert out.shape == shape[:2] + out_hw
-    expected = naive_max_pool2d(x, as_pair(kernel), as_pair(stride if stride is not None else kernel))
+    expected = naive_max_pool2d(
+        x, as_pair(kernel), as_pair(stride if stride is not None else kernel)
+    )
     np.testing.assert_array_equal(out.numpy(), expected)
 
 
-@pytest.mark.parametrize("shape, kernel, stride, out_hw", POOL_CASES.values(), ids=POOL_CASES.keys())
+@pytest.mark.parametrize(
+    "shape, kernel, stride, out_hw", POOL_CASES.values(), ids=POOL_CASES.keys()
+)
 def test_max_pool2d_gradcheck(shape, kernel, stride, out_hw) -> None:
     x = ts.tensor(without_ties(shape), requires_grad=True)
     assert ts.gradcheck(lambda x: F.max_pool2d(x, kernel, stride), x)
@@ -222,8 +260,12 @@ def test_max_pool2d_gradient_goes_only_to_each_window_max(shape) -> None:
     assert np.all(np.count_nonzero(windows, axis=(3, 5)) == 1)  # one nonzero per window...
     assert np.all(windows.sum(axis=(3, 5)) == 1.0)  # ...holding the whole gradient...
     maxima = values[:, :, : 2 * oh, : 2 * ow].reshape(windows.shape).max(axis=(3, 5), keepdims=True)
-    np.testing.assert_array_equal(windows == 1.0, values[:, :, : 2 * oh, : 2 * ow].reshape(windows.shape) == maxima)  # ...at the max
-    assert np.all(x.grad[:, :, 2 * oh :, :] == 0) and np.all(x.grad[:, :, :, 2 * ow :] == 0)  # dropped edge
+    np.testing.assert_array_equal(
+        windows == 1.0, values[:, :, : 2 * oh, : 2 * ow].reshape(windows.shape) == maxima
+    )  # ...at the max
+    assert np.all(x.grad[:, :, 2 * oh :, :] == 0) and np.all(
+        x.grad[:, :, :, 2 * ow :] == 0
+    )  # dropped edge
 
 
 def test_max_pool2d_overlapping_windows_add_their_gradients() -> None:
@@ -249,9 +291,16 @@ def test_max_pool2d_tie_sends_the_whole_gradient_to_one_element() -> None:
 
 @pytest.mark.parametrize(
     "window, winner",
-    [([[0, 5], [5, 5]], (0, 1)), ([[5, 0], [5, 5]], (0, 0)), ([[0, 0], [5, 5]], (1, 0)), ([[1, 5], [0, 5]], (0, 1))],
+    [
+        ([[0, 5], [5, 5]], (0, 1)),
+        ([[5, 0], [5, 5]], (0, 0)),
+        ([[0, 0], [5, 5]], (1, 0)),
+        ([[1, 5], [0, 5]], (0, 1)),
+    ],
 )
-def test_max_pool2d_tie_goes_to_the_first_maximum_in_row_major_order(window: list, winner: tuple[int, int]) -> None:
+def test_max_pool2d_tie_goes_to_the_first_maximum_in_row_major_order(
+    window: list, winner: tuple[int, int]
+) -> None:
     x = ts.tensor(np.array(window, dtype=np.float32).reshape(1, 1, 2, 2), requires_grad=True)
     F.max_pool2d(x, 2).sum().backward()
     expected = np.zeros((2, 2), dtype=np.float32)
@@ -277,7 +326,11 @@ def test_max_pool2d_and_relu_commute_in_values_and_gradients(shape, kernel, stri
     results = []
     for order in ("relu, pool", "pool, relu"):
         x = ts.tensor(values, requires_grad=True)
-        out = F.max_pool2d(F.relu(x), kernel, stride) if order == "relu, pool" else F.relu(F.max_pool2d(x, kernel, stride))
+        out = (
+            F.max_pool2d(F.relu(x), kernel, stride)
+            if order == "relu, pool"
+            else F.relu(F.max_pool2d(x, kernel, stride))
+        )
         out.backward(upstream)
         results.append((out.numpy(), x.grad))
     (out_a, grad_a), (out_b, grad_b) = results

@@ -7,7 +7,9 @@ from tinysiam.data.grid import tile_images
 
 
 def test_near_square_grid_and_tile_placement():
-    images = np.arange(10, dtype=np.float32)[:, None, None, None] * np.ones((10, 1, 4, 5), np.float32)
+    images = np.arange(10, dtype=np.float32)[:, None, None, None] * np.ones(
+        (10, 1, 4, 5), np.float32
+    )
     grid = tile_images(images, pad=1, pad_value=-1.0)  # 10 images -> 4 columns, 3 rows
     assert grid.shape == (3 * 5 - 1, 4 * 6 - 1)
     assert grid.dtype == np.float32
@@ -27,7 +29,9 @@ def test_rows_or_cols_given_and_3d_input():
 def test_no_padding_is_a_plain_mosaic():
     images = np.random.default_rng(0).random((4, 1, 2, 2))
     grid = tile_images(images, pad=0)
-    np.testing.assert_array_equal(grid, np.block([[images[0, 0], images[1, 0]], [images[2, 0], images[3, 0]]]))
+    np.testing.assert_array_equal(
+        grid, np.block([[images[0, 0], images[1, 0]], [images[2, 0], images[3, 0]]])
+    )
 
 
 def test_uint8_images_keep_dtype_with_an_int_pad():

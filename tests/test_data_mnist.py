@@ -105,7 +105,8 @@ def test_download_falls_back_to_next_mirror_and_loads(
     monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen(serve, tried))
     images, labels = load_mnist("test", root=tmp_path)
     assert tried == [MIRRORS[0] + TEST_FILES[0], MIRRORS[1] + TEST_FILES[0]] + [
-        MIRRORS[0] + TEST_FILES[1], MIRRORS[1] + TEST_FILES[1]
+        MIRRORS[0] + TEST_FILES[1],
+        MIRRORS[1] + TEST_FILES[1],
     ]
     assert files_in(tmp_path / "mnist") == TEST_FILES
     assert images.shape == (10_000, 1, 28, 28) and np.bincount(labels).tolist() == COUNTS["test"]

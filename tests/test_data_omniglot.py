@@ -190,9 +190,7 @@ def test_download_is_checked_by_md5(
     name = "images_background_small2.zip"  # the shared copy is the official zip
     payload = (shared_data / "omniglot" / name).read_bytes()
     payload = payload if good else payload[:-1]
-    monkeypatch.setattr(
-        urllib.request, "urlopen", lambda request, timeout: io.BytesIO(payload)
-    )
+    monkeypatch.setattr(urllib.request, "urlopen", lambda request, timeout: io.BytesIO(payload))
     if good:
         assert len(load_omniglot("background_small2", tmp_path, size=14).class_names) == 156
         assert (tmp_path / "omniglot" / name).read_bytes() == payload

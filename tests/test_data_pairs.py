@@ -123,9 +123,15 @@ def test_bad_n_raises(n):
         PairSampler(*_labelled([2, 2])).sample_indices(n)
 
 
-@given(counts=st.lists(st.integers(1, 12), min_size=2, max_size=6), per_class=st.integers(2, 5), seed=st.integers(0, 99))
+@given(
+    counts=st.lists(st.integers(1, 12), min_size=2, max_size=6),
+    per_class=st.integers(2, 5),
+    seed=st.integers(0, 99),
+)
 @settings(max_examples=40, deadline=None)
-def test_class_batch_takes_per_class_distinct_images_of_each_class_that_has_them(counts, per_class, seed):
+def test_class_batch_takes_per_class_distinct_images_of_each_class_that_has_them(
+    counts, per_class, seed
+):
     images, labels = _labelled([c + 1 for c in counts])  # every class has >= 2 images
     eligible = [k for k, c in enumerate(counts) if c + 1 >= per_class]
     sampler = PairSampler(images, labels, seed=seed)
@@ -135,7 +141,9 @@ def test_class_batch_takes_per_class_distinct_images_of_each_class_that_has_them
         return
     batch = sampler.sample_class_batch(per_class)
     assert len(np.unique(batch)) == len(batch) == per_class * len(eligible)  # no image twice
-    assert np.array_equal(np.bincount(labels[batch], minlength=len(counts))[eligible], [per_class] * len(eligible))
+    assert np.array_equal(
+        np.bincount(labels[batch], minlength=len(counts))[eligible], [per_class] * len(eligible)
+    )
 
 
 def test_class_batch_follows_the_seed_and_the_state():

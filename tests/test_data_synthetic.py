@@ -19,7 +19,9 @@ def test_shapes_dtypes_and_range(digits):
     assert images.min() >= 0.0 and images.max() <= 1.0
     assert set(labels.tolist()) == set(range(10))
     assert np.all(np.abs(angles) <= MAX_ANGLE)
-    assert angles.min() < -0.8 * MAX_ANGLE and angles.max() > 0.8 * MAX_ANGLE  # the whole range is used
+    assert (
+        angles.min() < -0.8 * MAX_ANGLE and angles.max() > 0.8 * MAX_ANGLE
+    )  # the whole range is used
 
 
 def test_digits_look_like_mnist(digits):
@@ -28,7 +30,9 @@ def test_digits_look_like_mnist(digits):
     ink = images.sum(axis=(1, 2))
     assert ink.min() > 20  # no image came out blank
     assert images.mean() < 0.3  # mostly background
-    border = np.concatenate([images[:, 0], images[:, -1], images[:, :, 0], images[:, :, -1]], axis=1)
+    border = np.concatenate(
+        [images[:, 0], images[:, -1], images[:, :, 0], images[:, :, -1]], axis=1
+    )
     assert border.max() < 0.5
     centre_y = (images.sum(axis=2) @ np.arange(28)) / ink
     centre_x = (images.sum(axis=1) @ np.arange(28)) / ink

@@ -45,7 +45,11 @@ def python_blocks(text: str) -> list[Block]:
             continue
         output = None
         following = fences[k + 1] if k + 1 < len(fences) else None
-        if following and following.group(1) == "text" and not text[fence.end() : following.start()].strip():
+        if (
+            following
+            and following.group(1) == "text"
+            and not text[fence.end() : following.start()].strip()
+        ):
             output = following.group(2)
         blocks.append(Block(text.count("\n", 0, fence.start()) + 1, fence.group(2), output))
     return blocks
@@ -59,7 +63,9 @@ def normalised(output: str) -> str:
 def test_page_code_runs(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # a block that writes a file writes it here
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setattr(tinysiam.random, "_default", tinysiam.random._default)  # pages may call manual_seed
+    monkeypatch.setattr(
+        tinysiam.random, "_default", tinysiam.random._default
+    )  # pages may call manual_seed
     namespace: dict = {"__name__": f"docs.{page}"}
     for block in python_blocks((DOCS / page).read_text()):
         printed = io.StringIO()
@@ -80,7 +86,9 @@ def test_page_links_resolve(page: str) -> None:
         target = (match.group(1) or match.group(2)).split("#")[0]
         if not target or "://" in target or target.startswith("mailto:"):
             continue
-        assert (DOCS / target).resolve().exists(), f"docs/{page} links to {target}, which does not exist"
+        assert (DOCS / target).resolve().exists(), (
+            f"docs/{page} links to {target}, which does not exist"
+        )
 
 
 def test_figures_are_small_and_generated() -> None:
@@ -88,7 +96,9 @@ def test_figures_are_small_and_generated() -> None:
     figures = sorted((DOCS / "figures").glob("*.png"))
     assert figures, "no figures in docs/figures (run python docs/make_figures.py)"
     for figure in figures:
-        assert figure.stat().st_size < FIGURE_LIMIT_BYTES, f"{figure.name} is over {FIGURE_LIMIT_BYTES} bytes"
+        assert figure.stat().st_size < FIGURE_LIMIT_BYTES, (
+            f"{figure.name} is over {FIGURE_LIMIT_BYTES} bytes"
+        )
         assert figure.name in script, f"{figure.name} is not made by docs/make_figures.py"
 
 
@@ -96,16 +106,42 @@ def test_blocks_are_found() -> None:
     """The extraction itself: a text block after a python block is its output."""
     text = "```python\nprint(1)\n```\n\n```text\n1\n```\n\n```python\nx = 2\n```\n"
     blocks = python_blocks(text)
-    assert [(b.line, b.code, b.output) for b in blocks] == [(1, "print(1)\n", "1\n"), (9, "x = 2\n", None)]
+    assert [(b.line, b.code, b.output) for b in blocks] == [
+        (1, "print(1)\n", "1\n"),
+        (9, "x = 2\n", None),
+    ]
 
 
 def test_site_builds_strict(tmp_path: Path) -> None:
-    for module in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python", "pymdownx"):
-        pytest.importorskip(module, reason="the docs packages are not installed (mkdocs, mkdocs-material, ...)")
+    for module in (
+        "mkdocs",
+        "material",
+        "mkdocstrings",
+        "mkdocstrings_handlers.python",
+        "pymdownx",
+    ):
+        pytest.importorskip(
+            module, reason="the docs packages are not installed (mkdocs, mkdocs-material, ...)"
+        )
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-d", str(tmp_path / "site")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--quiet",
+            "-d",
+            str(tmp_path / "site"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, (
+        f"mkdocs build --strict failed:\n{result.stdout}\n{result.stderr}"
+    )
     assert (tmp_path / "site" / "source" / "tinysiam" / "autograd.py").exists()

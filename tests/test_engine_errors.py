@@ -89,10 +89,10 @@ def test_matmul_inner_dimension_mismatch() -> None:
 
 
 def test_linear_feature_mismatch() -> None:
-    with pytest.raises(ValueError, match=r"linear: x has 3 features but weight \(4, 5\) expects 5"):
-        F.linear(zeros(2, 3), zeros(4, 5))
+    with pytest.raises(ValueError, match=r"dense: x has 3 features but weight \(4, 5\) expects 5"):
+        F.dense(zeros(2, 3), zeros(4, 5))
     with pytest.raises(ValueError, match=r"bias must have shape \(4,\)"):
-        F.linear(zeros(2, 5), zeros(4, 5), zeros(5))
+        F.dense(zeros(2, 5), zeros(4, 5), zeros(5))
 
 
 def test_bad_reshape() -> None:

@@ -25,7 +25,10 @@ def run_example(data_root: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, MPLBACKEND="Agg", TINYSIAM_DATA=str(data_root))
     result = subprocess.run(
         [sys.executable, str(EXAMPLE), "--no-show", "--device", "cpu", *args],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -51,7 +54,9 @@ def test_cpu_smoke_run_writes_every_figure_and_sane_metrics(tmp_path, shared_dat
     assert m["hyperparameters"]["image_size"] == 28 and m["hyperparameters"]["iterations"] == 5
     assert np.isfinite(m["final_loss"]) and m["final_loss"] > 0 and m["ms_per_iteration"] > 0
     assert len(m["pair_accuracy_reference_batches"]) == 5
-    assert m["pair_accuracy_reference"] == pytest.approx(np.mean(m["pair_accuracy_reference_batches"]))
+    assert m["pair_accuracy_reference"] == pytest.approx(
+        np.mean(m["pair_accuracy_reference_batches"])
+    )
     assert m["eval_pairs"] == 200
     low, high = m["pair_accuracy_ci95"]
     assert 0 <= low <= m["pair_accuracy"] <= high <= 1
@@ -64,8 +69,19 @@ def test_resume_equals_uninterrupted_run(tmp_path, shared_data):
     common = [*SMOKE, "--seed", "3", "--schedule", "constant"]  # cosine depends on --iterations
     straight, split = tmp_path / "straight", tmp_path / "split"
     run_example(shared_data, *common, "--iterations", "4", "--out", str(straight))
-    run_example(shared_data, *common, "--iterations", "2", "--checkpoint-every", "2", "--out", str(split))
-    run_example(shared_data, *common, "--iterations", "4", "--resume", str(split / "checkpoint.npz"), "--out", str(split))
+    run_example(
+        shared_data, *common, "--iterations", "2", "--checkpoint-every", "2", "--out", str(split)
+    )
+    run_example(
+        shared_data,
+        *common,
+        "--iterations",
+        "4",
+        "--resume",
+        str(split / "checkpoint.npz"),
+        "--out",
+        str(split),
+    )
     a = json.loads((straight / "metrics.json").read_text())
     b = json.loads((split / "metrics.json").read_text())
     assert a["final_loss"] == b["final_loss"]
@@ -75,15 +91,30 @@ def test_resume_equals_uninterrupted_run(tmp_path, shared_data):
 
 def test_paper_preset_is_the_published_setting():
     args = load_example().parse_args(["--preset", "paper", "--device", "cpu"])
-    assert (args.size, args.network, args.head_init, args.loss) == (105, "koch", "narrow-normal", "bce")
-    assert (args.pairs, args.batch_pairs, args.iterations, args.lr, args.schedule) == ("random", 180, 10_000, 6e-5, "constant")
+    assert (args.size, args.network, args.head_init, args.loss) == (
+        105,
+        "koch",
+        "narrow-normal",
+        "bce",
+    )
+    assert (args.pairs, args.batch_pairs, args.iterations, args.lr, args.schedule) == (
+        "random",
+        180,
+        10_000,
+        6e-5,
+        "constant",
+    )
     assert not args.augment
-    assert load_example().parse_args(["--device", "cpu"]).preset == "cpu"  # no GPU asked for: the cpu preset
+    assert (
+        load_example().parse_args(["--device", "cpu"]).preset == "cpu"
+    )  # no GPU asked for: the cpu preset
 
 
 def test_bad_arguments_are_argparse_errors(tmp_path):
     result = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--iterations", "0", "--out", str(tmp_path)], capture_output=True, text=True
+        [sys.executable, str(EXAMPLE), "--iterations", "0", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 2 and "--iterations must be positive" in result.stderr
 
@@ -100,13 +131,23 @@ def shapes_through(net: nn.Sequential, x: np.ndarray) -> list[tuple[int, ...]]:
 
 def test_koch_net_shapes_layer_by_layer():
     net = models.koch_net(np.random.default_rng(0))
-    shapes = shapes_through(net, np.random.default_rng(1).random((2, 1, 105, 105), dtype=np.float32))
+    shapes = shapes_through(
+        net, np.random.default_rng(1).random((2, 1, 105, 105), dtype=np.float32)
+    )
     assert shapes == [
-        (2, 64, 96, 96), (2, 64, 96, 96), (2, 64, 48, 48),      # conv 10x10, ReLU, pool
-        (2, 128, 42, 42), (2, 128, 42, 42), (2, 128, 21, 21),   # conv 7x7, ReLU, pool
-        (2, 128, 18, 18), (2, 128, 18, 18), (2, 128, 9, 9),     # conv 4x4, ReLU, pool
-        (2, 256, 5, 5), (2, 256, 5, 5),                         # conv 5x5, ReLU
-        (2, 6400), (2, 4096),                                   # flatten, Dense 6400 -> 4096
+        (2, 64, 96, 96),
+        (2, 64, 96, 96),
+        (2, 64, 48, 48),  # conv 10x10, ReLU, pool
+        (2, 128, 42, 42),
+        (2, 128, 42, 42),
+        (2, 128, 21, 21),  # conv 7x7, ReLU, pool
+        (2, 128, 18, 18),
+        (2, 128, 18, 18),
+        (2, 128, 9, 9),  # conv 4x4, ReLU, pool
+        (2, 256, 5, 5),
+        (2, 256, 5, 5),  # conv 5x5, ReLU
+        (2, 6400),
+        (2, 4096),  # flatten, Dense 6400 -> 4096
     ]
     assert net[-1].weight.shape == (4096, 6400)
 
@@ -115,7 +156,17 @@ def test_omniglot_cpu_net_shapes_layer_by_layer():
     size = models.OMNIGLOT_CPU_IMAGE_SIZE
     net = models.omniglot_cpu_net(np.random.default_rng(0))
     shapes = shapes_through(net, np.zeros((3, 1, size, size), np.float32))
-    assert [s[2:] for s in shapes[:9]] == [(28, 28), (14, 14), (14, 14), (14, 14), (7, 7), (7, 7), (7, 7), (3, 3), (3, 3)]
+    assert [s[2:] for s in shapes[:9]] == [
+        (28, 28),
+        (14, 14),
+        (14, 14),
+        (14, 14),
+        (7, 7),
+        (7, 7),
+        (7, 7),
+        (3, 3),
+        (3, 3),
+    ]
     assert shapes[-2:] == [(3, 1152), (3, models.OMNIGLOT_CPU_FEATURES)]
 
 
@@ -133,12 +184,30 @@ def test_similarity_head_scores_every_pair_by_broadcasting():
 @pytest.mark.slow
 def test_paper_preset_runs_end_to_end_on_the_cpu(tmp_path, shared_data):
     """The published setting at a few iterations (about 70 s on 2 cores, most of it evaluating at 105 px)."""
-    run_example(shared_data, "--preset", "paper", "--iterations", "3", "--batch-pairs", "4", "--classes", "10",
-                "--eval-pairs", "20", "--out", str(tmp_path))
+    run_example(
+        shared_data,
+        "--preset",
+        "paper",
+        "--iterations",
+        "3",
+        "--batch-pairs",
+        "4",
+        "--classes",
+        "10",
+        "--eval-pairs",
+        "20",
+        "--out",
+        str(tmp_path),
+    )
     for name in FIGURES:
         assert (tmp_path / name).stat().st_size > 1000, name
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     hyper = metrics["hyperparameters"]
-    assert (hyper["image_size"], hyper["network"], hyper["features"], hyper["loss"]) == (105, "koch", 4096, "bce")
+    assert (hyper["image_size"], hyper["network"], hyper["features"], hyper["loss"]) == (
+        105,
+        "koch",
+        4096,
+        "bce",
+    )
     assert np.isfinite(metrics["final_loss"]) and metrics["one_shot_trials"] == 400
     assert 0.0 <= metrics["pair_accuracy_reference"] <= 1.0 and 0.0 <= metrics["roc_auc"] <= 1.0

@@ -41,18 +41,22 @@ class WrongSecondInput(ts.Function):
 
 
 def random_tensor(shape, seed: int = 0, requires_grad: bool = True) -> ts.Tensor:
-    return ts.tensor(np.random.default_rng(seed).uniform(0.5, 1.5, shape), requires_grad=requires_grad)
+    return ts.tensor(
+        np.random.default_rng(seed).uniform(0.5, 1.5, shape), requires_grad=requires_grad
+    )
 
 
 def test_returns_true_for_correct_ops() -> None:
     x, w = random_tensor((3, 4)), random_tensor((2, 4), seed=1)
     assert ts.gradcheck(lambda x: (x * x).sum(), x) is True
-    assert ts.gradcheck(lambda x, w: F.sigmoid(F.linear(x, w)), x, w) is True
+    assert ts.gradcheck(lambda x, w: F.sigmoid(F.dense(x, w)), x, w) is True
 
 
 def test_catches_a_wrong_backward_and_names_input_and_index() -> None:
     x = random_tensor((2, 3))
-    with pytest.raises(ts.GradcheckError, match=r"input 0 at index \(\d+, \d+\).*analytic.*numeric"):
+    with pytest.raises(
+        ts.GradcheckError, match=r"input 0 at index \(\d+, \d+\).*analytic.*numeric"
+    ):
         ts.gradcheck(WrongSquare.apply, x)
 
 
@@ -60,7 +64,9 @@ def test_names_the_failing_input_and_the_element() -> None:
     a, b = random_tensor((2, 3)), random_tensor((2, 3), seed=1)
     with pytest.raises(ts.GradcheckError, match=r"input 1 at index \(0, 2\)"):
         ts.gradcheck(WrongSecondInput.apply, a, b)
-    assert ts.gradcheck(WrongSecondInput.apply, a, random_tensor((2, 3), requires_grad=False))  # only a checked
+    assert ts.gradcheck(
+        WrongSecondInput.apply, a, random_tensor((2, 3), requires_grad=False)
+    )  # only a checked
 
 
 def test_gradcheck_is_a_pytest_failure() -> None:

@@ -30,7 +30,9 @@ def example(*args: str) -> list[str]:
     return [sys.executable, str(EXAMPLE), *QUICK, *args]
 
 
-def wait_for_progress(process: subprocess.Popen, stderr: Path, iterations: int, timeout: float = 180) -> int:
+def wait_for_progress(
+    process: subprocess.Popen, stderr: Path, iterations: int, timeout: float = 180
+) -> int:
     """Poll the progress bar in ``stderr`` until it shows ``iterations`` done; return the count seen."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -38,7 +40,9 @@ def wait_for_progress(process: subprocess.Popen, stderr: Path, iterations: int, 
         if counts and counts[-1] >= iterations:
             return counts[-1]
         if process.poll() is not None:
-            pytest.fail(f"the example exited ({process.returncode}) before training:\n{stderr.read_text()[-3000:]}")
+            pytest.fail(
+                f"the example exited ({process.returncode}) before training:\n{stderr.read_text()[-3000:]}"
+            )
         time.sleep(0.2)
     process.kill()
     pytest.fail(f"no training progress within {timeout} s:\n{stderr.read_text()[-3000:]}")
@@ -48,7 +52,13 @@ def wait_for_progress(process: subprocess.Popen, stderr: Path, iterations: int, 
 def test_sigint_saves_a_checkpoint_that_resumes(tmp_path: Path) -> None:
     stdout, stderr = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     with stdout.open("w") as out, stderr.open("w") as err:
-        process = subprocess.Popen(example("--iterations", "100000", "--out", "tmp"), cwd=tmp_path, env=ENV, stdout=out, stderr=err)
+        process = subprocess.Popen(
+            example("--iterations", "100000", "--out", "tmp"),
+            cwd=tmp_path,
+            env=ENV,
+            stdout=out,
+            stderr=err,
+        )
         try:
             wait_for_progress(process, stderr, iterations=2)
             process.send_signal(signal.SIGINT)
@@ -59,7 +69,10 @@ def test_sigint_saves_a_checkpoint_that_resumes(tmp_path: Path) -> None:
     printed = stdout.read_text()
     assert returncode == 130, stderr.read_text()[-3000:]
     assert "Traceback" not in stderr.read_text()
-    match = re.search(r"interrupted after iteration (\d+); saved (\S+)\. Continue with:\s+python examples/mnist_contrastive\.py --resume (\S+)", printed)
+    match = re.search(
+        r"interrupted after iteration (\d+); saved (\S+)\. Continue with:\s+python examples/mnist_contrastive\.py --resume (\S+)",
+        printed,
+    )
     assert match, printed
     saved, checkpoint = int(match.group(1)), tmp_path / match.group(3)
     assert match.group(2) == match.group(3) == os.path.join("tmp", "checkpoint.npz")
@@ -68,12 +81,18 @@ def test_sigint_saves_a_checkpoint_that_resumes(tmp_path: Path) -> None:
 
     resumed = subprocess.run(
         example("--iterations", str(saved + 2), "--resume", str(checkpoint), "--out", "tmp"),
-        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resumed from {checkpoint} at iteration {saved}" in resumed.stdout
     metrics = json.loads((tmp_path / "tmp" / "metrics.json").read_text())
-    assert metrics["hyperparameters"]["iterations"] == saved + 2 and np.isfinite(metrics["final_loss"])
+    assert metrics["hyperparameters"]["iterations"] == saved + 2 and np.isfinite(
+        metrics["final_loss"]
+    )
 
 
 # ----- SIGKILL while saving: the last complete checkpoint always loads ---------------------------------
@@ -97,9 +116,13 @@ def check_checkpoint(path: Path) -> int:
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.04, 0.11, 0.23])
-def test_sigkill_during_save_leaves_the_last_complete_checkpoint(tmp_path: Path, delay: float) -> None:
+def test_sigkill_during_save_leaves_the_last_complete_checkpoint(
+    tmp_path: Path, delay: float
+) -> None:
     path = tmp_path / "ckpt.npz"
-    process = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert process.stdout.readline().strip() == "1"  # one checkpoint is complete
         time.sleep(delay)
@@ -110,8 +133,13 @@ def test_sigkill_during_save_leaves_the_last_complete_checkpoint(tmp_path: Path,
             process.kill()
     last_printed = int(printed[-1]) if printed else 1
     k = check_checkpoint(path)
-    assert k in (last_printed, last_printed + 1)  # killed after the rename but before the print: one ahead
-    for leftover in tmp_path.iterdir():  # only temporaries, which are never read under the checkpoint's name
+    assert k in (
+        last_printed,
+        last_printed + 1,
+    )  # killed after the rename but before the print: one ahead
+    for (
+        leftover
+    ) in tmp_path.iterdir():  # only temporaries, which are never read under the checkpoint's name
         if leftover != path:
             assert re.fullmatch(r"ckpt\.npz\..+\.tmp", leftover.name), leftover.name
             try:
@@ -139,8 +167,22 @@ def assert_identical(a: Any, b: Any, where: str = "checkpoint") -> None:
 
 def test_same_seed_gives_bit_identical_training_on_cpu(tmp_path: Path) -> None:
     runs = [
-        subprocess.Popen(example("--iterations", "3", "--checkpoint-every", "3", "--seed", "5", "--out", str(tmp_path / name)),
-                         env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            example(
+                "--iterations",
+                "3",
+                "--checkpoint-every",
+                "3",
+                "--seed",
+                "5",
+                "--out",
+                str(tmp_path / name),
+            ),
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for name in ("a", "b")
     ]
     for run in runs:
@@ -148,8 +190,13 @@ def test_same_seed_gives_bit_identical_training_on_cpu(tmp_path: Path) -> None:
         run.stderr.close()
     a, b = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("a", "b"))
     assert a["final_loss"] == b["final_loss"] and a["knn5_accuracy"] == b["knn5_accuracy"]
-    checkpoint_a, checkpoint_b = ts.load(tmp_path / "a" / "checkpoint.npz"), ts.load(tmp_path / "b" / "checkpoint.npz")
-    assert checkpoint_a.pop("seconds") > 0 and checkpoint_b.pop("seconds") > 0  # wall-clock time: the one thing that differs
+    checkpoint_a, checkpoint_b = (
+        ts.load(tmp_path / "a" / "checkpoint.npz"),
+        ts.load(tmp_path / "b" / "checkpoint.npz"),
+    )
+    assert (
+        checkpoint_a.pop("seconds") > 0 and checkpoint_b.pop("seconds") > 0
+    )  # wall-clock time: the one thing that differs
     assert_identical(checkpoint_a, checkpoint_b)
 
 
@@ -180,7 +227,9 @@ def example_parser(cli: Any, monkeypatch: pytest.MonkeyPatch) -> argparse.Argume
 
 def test_help_documents_every_flag(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     parser = example_parser(cli, monkeypatch)
-    flags = [action for action in parser._actions if action.option_strings and action.dest != "help"]
+    flags = [
+        action for action in parser._actions if action.option_strings and action.dest != "help"
+    ]
     assert len(flags) >= 14
     undocumented = [action.option_strings[0] for action in flags if not (action.help or "").strip()]
     assert not undocumented, f"flags without a help string: {undocumented}"
@@ -203,13 +252,21 @@ def test_help_documents_every_flag(cli: Any, monkeypatch: pytest.MonkeyPatch) ->
         (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     ],
 )
-def test_invalid_arguments_are_argparse_errors(cli: Any, capsys: pytest.CaptureFixture, argv: list[str], message: str) -> None:
+def test_invalid_arguments_are_argparse_errors(
+    cli: Any, capsys: pytest.CaptureFixture, argv: list[str], message: str
+) -> None:
     with pytest.raises(SystemExit) as exit:
         cli.parse_args(argv)
     assert exit.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_invalid_argument_exits_2_without_traceback() -> None:
-    result = subprocess.run([sys.executable, str(EXAMPLE), "--lr", "abc"], env=ENV, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--lr", "abc"],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and "invalid float value: 'abc'" in result.stderr
     assert "Traceback" not in result.stderr and result.stderr.startswith("usage:")

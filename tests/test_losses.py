@@ -50,7 +50,11 @@ def test_contrastive_value_matches_the_formula(pairs, reduction):
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 def test_contrastive_gradcheck(pairs, reduction):
     f1, f2, y = pairs
-    assert tinysiam.gradcheck(lambda a, b: contrastive_loss(a, b, t64(y, False), margin=2.5, reduction=reduction), t64(f1), t64(f2))
+    assert tinysiam.gradcheck(
+        lambda a, b: contrastive_loss(a, b, t64(y, False), margin=2.5, reduction=reduction),
+        t64(f1),
+        t64(f2),
+    )
 
 
 @SETTINGS
@@ -89,7 +93,9 @@ def test_contrastive_gradcheck_close_to_zero_distance(label, reduction):
     f1 = rng.standard_normal((3, 2))
     f2 = f1 + 3e-4 * rng.standard_normal((3, 2))  # d^2 of order 1e-7, below the guard eps = 1e-6
     y = t64(np.full(3, label), False)
-    assert tinysiam.gradcheck(lambda a, b: contrastive_loss(a, b, y, margin=1.0, reduction=reduction), t64(f1), t64(f2))
+    assert tinysiam.gradcheck(
+        lambda a, b: contrastive_loss(a, b, y, margin=1.0, reduction=reduction), t64(f1), t64(f2)
+    )
 
 
 def test_contrastive_checks_its_arguments(pairs):
@@ -110,7 +116,10 @@ def test_contrastive_checks_its_arguments(pairs):
 def test_contrastive_accepts_label_tensors_and_bools(pairs):
     f1, f2, y = pairs
     reference = contrastive_loss(t64(f1), t64(f2), y).item()
-    assert contrastive_loss(t64(f1), t64(f2), tinysiam.tensor(y.astype(np.float32))).item() == reference
+    assert (
+        contrastive_loss(t64(f1), t64(f2), tinysiam.tensor(y.astype(np.float32))).item()
+        == reference
+    )
     assert contrastive_loss(t64(f1), t64(f2), y.astype(bool)).item() == reference
     assert contrastive_loss(t64(f1), t64(f2), y.reshape(-1, 1)).item() == reference
 
@@ -129,7 +138,9 @@ def test_bce_value_and_gradcheck(shape, reduction):
     y = np.array([1, 0, 0, 1, 1, 0])
     expected = bce_by_hand(p.reshape(-1), y)
     loss = binary_cross_entropy(t64(p), y, reduction=reduction)
-    np.testing.assert_allclose(loss.item(), expected.mean() if reduction == "mean" else expected.sum(), rtol=1e-12)
+    np.testing.assert_allclose(
+        loss.item(), expected.mean() if reduction == "mean" else expected.sum(), rtol=1e-12
+    )
     assert tinysiam.gradcheck(lambda q: binary_cross_entropy(q, y, reduction=reduction), t64(p))
 
 
@@ -148,7 +159,10 @@ def test_bce_is_finite_at_probabilities_zero_and_one(dtype):
 
 def test_bce_explicit_eps_and_checks():
     p = t64([0.0, 0.5])
-    np.testing.assert_allclose(binary_cross_entropy(p, [1, 1], eps=1e-3, reduction="none").numpy(), [-np.log(1e-3), np.log(2)])
+    np.testing.assert_allclose(
+        binary_cross_entropy(p, [1, 1], eps=1e-3, reduction="none").numpy(),
+        [-np.log(1e-3), np.log(2)],
+    )
     with pytest.raises(ValueError, match=r"shape \(N,\) or \(N, 1\)"):
         binary_cross_entropy(t64(np.full((2, 2), 0.5)), [1, 0])
     with pytest.raises(ValueError, match="one entry per pair"):
@@ -166,7 +180,9 @@ def test_logits_exact_at_plus_minus_500():
     np.testing.assert_array_equal(loss.numpy()[[0, 2]], [500.0, 500.0])
     np.testing.assert_allclose(loss.numpy()[[1, 3]], [np.exp(-500.0), np.exp(-500.0)], rtol=1e-12)
     loss.sum().backward()
-    sigmoid = np.array([1.0, 1.0, np.exp(-500.0), np.exp(-500.0)])  # s(-500) = e^-500 / (1 + e^-500)
+    sigmoid = np.array(
+        [1.0, 1.0, np.exp(-500.0), np.exp(-500.0)]
+    )  # s(-500) = e^-500 / (1 + e^-500)
     np.testing.assert_allclose(z.grad, sigmoid - y, rtol=1e-12, atol=0)
 
 
@@ -182,7 +198,9 @@ def test_logits_float32_large_values_are_finite():
 def test_logits_gradcheck_including_zero(reduction):
     z = t64([[-3.0], [-0.4], [0.0], [0.0], [1.7], [6.0]])
     y = np.array([0, 1, 1, 0, 1, 0])
-    assert tinysiam.gradcheck(lambda u: binary_cross_entropy_with_logits(u, y, reduction=reduction), z)
+    assert tinysiam.gradcheck(
+        lambda u: binary_cross_entropy_with_logits(u, y, reduction=reduction), z
+    )
 
 
 def test_logits_gradient_at_zero_is_half_minus_label():

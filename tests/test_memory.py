@@ -9,7 +9,9 @@ import pytest
 
 import tinysiam
 
-linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's (Linux)")
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="mallopt is glibc's (Linux)"
+)
 
 # Touch 256 MB, free it, and print how much anonymous memory the process still holds (MB).
 RESIDENT_AFTER_FREE = """
@@ -24,7 +26,12 @@ print(int(status["RssAnon"].split()[0]) // 1024)
 
 
 def resident_mb_after_free(mode: str) -> int:
-    done = subprocess.run([sys.executable, "-c", RESIDENT_AFTER_FREE, mode], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", RESIDENT_AFTER_FREE, mode],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(done.stdout)
 
 
@@ -36,4 +43,6 @@ def test_keep_freed_memory_applies_on_linux() -> None:
 @linux_only
 def test_freed_block_stays_with_the_process_only_when_asked() -> None:
     kept, returned = resident_mb_after_free("keep"), resident_mb_after_free("default")
-    assert kept >= returned + 200, f"RssAnon after freeing 256 MB: {kept} MB kept vs {returned} MB by default"
+    assert kept >= returned + 200, (
+        f"RssAnon after freeing 256 MB: {kept} MB kept vs {returned} MB by default"
+    )

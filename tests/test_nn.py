@@ -20,7 +20,7 @@ def gradcheck_module(module, *inputs):
     params = module.parameters()
 
     def run(*args):
-        xs, values = args[: len(inputs)], args[len(inputs):]
+        xs, values = args[: len(inputs)], args[len(inputs) :]
         originals = [p.data for p in params]
         for p, v in zip(params, values):
             p.data = v.data
@@ -66,7 +66,12 @@ def test_conv2d_shapes_and_gradcheck():
 
 def test_sequential_gradcheck_through_every_layer_kind():
     net = nn.Sequential(
-        nn.Conv2d(1, 2, 3, rng=rng(0)), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Dense(18, 3, rng=rng(1)), nn.Sigmoid()
+        nn.Conv2d(1, 2, 3, rng=rng(0)),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Dense(18, 3, rng=rng(1)),
+        nn.Sigmoid(),
     ).to(dtype=np.float64)
     x = float64_tensor(rng(2).standard_normal((2, 1, 8, 8)))
     out = net(x)
@@ -89,7 +94,9 @@ def test_maxpool_flatten_relu_shapes():
 
 
 def test_sequential_indexing_iteration_and_repr():
-    net = nn.Sequential(nn.Flatten(), nn.Dense(4, 3, rng=rng()), nn.ReLU(), nn.Dense(3, 2, rng=rng()))
+    net = nn.Sequential(
+        nn.Flatten(), nn.Dense(4, 3, rng=rng()), nn.ReLU(), nn.Dense(3, 2, rng=rng())
+    )
     assert len(net) == 4
     assert isinstance(net[1], nn.Dense) and net[-1] is list(net)[-1]
     assert isinstance(net[1:3], nn.Sequential) and len(net[1:3]) == 2 and net[1:3][0] is net[1]
@@ -112,7 +119,10 @@ class TwoTower(nn.Module):
 
     def __init__(self):
         self.first = nn.Dense(2, 3, rng=rng(0))
-        self.blocks = [nn.Dense(3, 3, rng=rng(1)), nn.Sequential(nn.ReLU(), nn.Dense(3, 2, rng=rng(2)))]
+        self.blocks = [
+            nn.Dense(3, 3, rng=rng(1)),
+            nn.Sequential(nn.ReLU(), nn.Dense(3, 2, rng=rng(2))),
+        ]
         self.again = self.first
         self.scale = nn.Parameter(np.ones(1, np.float32))
         self.not_a_parameter = np.zeros(3)
@@ -128,7 +138,13 @@ def test_named_parameters_names_and_dedup():
     net = TwoTower()
     names = [name for name, _ in net.named_parameters()]
     assert names == [  # a module's own parameters first, then its submodules', in attribute order
-        "scale", "first.weight", "first.bias", "blocks.0.weight", "blocks.0.bias", "blocks.1.1.weight", "blocks.1.1.bias",
+        "scale",
+        "first.weight",
+        "first.bias",
+        "blocks.0.weight",
+        "blocks.0.bias",
+        "blocks.1.1.weight",
+        "blocks.1.1.bias",
     ]
     assert len(net.parameters()) == 7 == len({id(p) for p in net.parameters()})
 
@@ -140,8 +156,15 @@ def test_named_parameters_names_and_dedup():
 
 def test_parameters_in_attribute_order():
     net = nn.Sequential(nn.Dense(2, 3, rng=rng()), nn.Sequential(nn.Dense(3, 4, rng=rng())))
-    assert [name for name, _ in net.named_parameters()] == ["0.weight", "0.bias", "1.0.weight", "1.0.bias"]
-    assert all(isinstance(p, nn.Parameter) and p.requires_grad and p.is_leaf for p in net.parameters())
+    assert [name for name, _ in net.named_parameters()] == [
+        "0.weight",
+        "0.bias",
+        "1.0.weight",
+        "1.0.bias",
+    ]
+    assert all(
+        isinstance(p, nn.Parameter) and p.requires_grad and p.is_leaf for p in net.parameters()
+    )
 
 
 def test_state_dict_round_trip_copies_into_the_same_parameters():
@@ -172,7 +195,9 @@ def test_load_state_dict_errors_name_the_entry():
         net.load_state_dict({**good, "1.weight": np.zeros(3)})
     with pytest.raises(ValueError, match=r"'0\.weight' has shape \(2, 3\), expected \(3, 2\)"):
         net.load_state_dict({**good, "0.weight": np.zeros((2, 3))})
-    np.testing.assert_array_equal(net.state_dict()["0.weight"], good["0.weight"])  # nothing half-loaded
+    np.testing.assert_array_equal(
+        net.state_dict()["0.weight"], good["0.weight"]
+    )  # nothing half-loaded
 
 
 def test_train_eval_flag_propagates_to_every_submodule():
@@ -199,7 +224,9 @@ def test_to_keeps_parameter_objects_and_checks_arguments():
 def test_module_needs_forward_and_parameter_repr():
     with pytest.raises(NotImplementedError, match="forward"):
         nn.Module()(1)
-    assert repr(nn.Parameter(np.zeros((2, 3), np.float32))) == "Parameter(shape=(2, 3), dtype=float32)"
+    assert (
+        repr(nn.Parameter(np.zeros((2, 3), np.float32))) == "Parameter(shape=(2, 3), dtype=float32)"
+    )
 
 
 # ----- randomness and initialisers ---------------------------------------------------------------
@@ -219,7 +246,9 @@ def test_manual_seed_reproducible_and_explicit_rng_wins():
     state = generator.bit_generator.state
     explicit = nn.Dense(4, 5, rng=np.random.default_rng(99))
     assert generator.bit_generator.state == state  # the default generator was not used
-    np.testing.assert_array_equal(explicit.weight.numpy(), nn.Dense(4, 5, rng=np.random.default_rng(99)).weight.numpy())
+    np.testing.assert_array_equal(
+        explicit.weight.numpy(), nn.Dense(4, 5, rng=np.random.default_rng(99)).weight.numpy()
+    )
     with pytest.raises(TypeError, match="Generator"):
         nn.Dense(4, 5, rng=99)
     with pytest.raises(ValueError, match="seed"):
@@ -262,7 +291,9 @@ def test_unknown_init_lists_the_valid_ones():
 
 # ----- Twin ---------------------------------------------------------------------------------
 def branch_net(seed=0):
-    return nn.Sequential(nn.Dense(4, 5, rng=rng(seed)), nn.ReLU(), nn.Dense(5, 3, rng=rng(seed + 1))).to(dtype=np.float64)
+    return nn.Sequential(
+        nn.Dense(4, 5, rng=rng(seed)), nn.ReLU(), nn.Dense(5, 3, rng=rng(seed + 1))
+    ).to(dtype=np.float64)
 
 
 def test_twin_shared_gradient_is_the_sum_of_both_branches():
@@ -297,7 +328,9 @@ def test_twin_gradcheck_with_inputs_of_different_spatial_size():
     x2 = float64_tensor(rng(2).standard_normal((3, 1, 4, 4)))
     f1, f2 = twin(x1, x2)
     assert f1.shape == (2, 18) and f2.shape == (3, 8)
-    assert tinysiam.gradcheck(lambda u, v: tinysiam.concatenate([t.reshape(-1) for t in twin(u, v)]), x1, x2)
+    assert tinysiam.gradcheck(
+        lambda u, v: tinysiam.concatenate([t.reshape(-1) for t in twin(u, v)]), x1, x2
+    )
 
 
 def test_twin_two_branches_keep_their_parameters_apart():
@@ -314,7 +347,9 @@ def test_twin_two_branches_keep_their_parameters_apart():
     assert all(p.grad is None for p in net_b.parameters())
     np.testing.assert_array_equal(twin.embed(x, branch=1).numpy(), net_b(x).numpy())
     np.testing.assert_array_equal(twin.embed(x).numpy(), net_a(x).numpy())
-    assert list(twin.state_dict())[:1] == ["branch.0.weight"] and "other.0.weight" in twin.state_dict()
+    assert (
+        list(twin.state_dict())[:1] == ["branch.0.weight"] and "other.0.weight" in twin.state_dict()
+    )
     with pytest.raises(ValueError, match="branch must be 0 or 1"):
         twin.embed(x, branch=2)
 
@@ -324,5 +359,10 @@ def test_twin_shared_embed_and_state_dict_names():
     twin = nn.Twin(net)
     x = float64_tensor(rng(1).standard_normal((3, 4)), requires_grad=False)
     np.testing.assert_array_equal(twin.embed(x, branch=1).numpy(), net(x).numpy())
-    assert list(twin.state_dict()) == ["branch.0.weight", "branch.0.bias", "branch.2.weight", "branch.2.bias"]
+    assert list(twin.state_dict()) == [
+        "branch.0.weight",
+        "branch.0.bias",
+        "branch.2.weight",
+        "branch.2.bias",
+    ]
     assert repr(twin).splitlines()[:3] == ["Twin(", "  shared weights", "  (branch): Sequential("]

@@ -8,8 +8,8 @@ row also checks that the engine sums gradients back to each input's shape.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -20,14 +20,20 @@ from strategies import SETTINGS, arrays, broadcastable_shapes, distinct_arrays, 
 import tinysiam as ts
 import tinysiam.functional as F
 
-pytestmark = pytest.mark.filterwarnings("error")  # an overflow or invalid-value warning is a failure
+pytestmark = pytest.mark.filterwarnings(
+    "error"
+)  # an overflow or invalid-value warning is a failure
 
 
 def unary(low: float = -2.0, high: float = 2.0, avoid: tuple[float, ...] = ()) -> st.SearchStrategy:
     return shapes().flatmap(lambda shape: st.tuples(arrays(shape, low, high, avoid)))
 
 
-def binary(a: tuple[float, float] = (-2.0, 2.0), b: tuple[float, float] = (-2.0, 2.0), b_avoid: tuple[float, ...] = ()) -> st.SearchStrategy:
+def binary(
+    a: tuple[float, float] = (-2.0, 2.0),
+    b: tuple[float, float] = (-2.0, 2.0),
+    b_avoid: tuple[float, ...] = (),
+) -> st.SearchStrategy:
     return broadcastable_shapes().flatmap(
         lambda pair: st.tuples(arrays(pair[0], *a), arrays(pair[1], *b, avoid=b_avoid))
     )
@@ -68,10 +74,30 @@ CASES = [
     OpCase("sqrt", lambda a: a.sqrt(), np.sqrt, unary(0.2, 3.0)),
     OpCase("abs", lambda a: a.abs(), np.abs, unary(avoid=(0.0,))),
     OpCase("maximum", F.maximum, np.maximum, without_ties()),
-    OpCase("maximum_scalar", lambda a: F.maximum(a, 0.3), lambda a: np.maximum(a, 0.3), unary(avoid=(0.3,))),
-    OpCase("clip", lambda a: a.clip(-0.5, 0.7), lambda a: np.clip(a, -0.5, 0.7), unary(avoid=(-0.5, 0.7))),
-    OpCase("clip_low", lambda a: F.clip(a, low=-0.5), lambda a: np.maximum(a, -0.5), unary(avoid=(-0.5,))),
-    OpCase("clip_high", lambda a: F.clip(a, high=0.7), lambda a: np.minimum(a, 0.7), unary(avoid=(0.7,))),
+    OpCase(
+        "maximum_scalar",
+        lambda a: F.maximum(a, 0.3),
+        lambda a: np.maximum(a, 0.3),
+        unary(avoid=(0.3,)),
+    ),
+    OpCase(
+        "clip",
+        lambda a: a.clip(-0.5, 0.7),
+        lambda a: np.clip(a, -0.5, 0.7),
+        unary(avoid=(-0.5, 0.7)),
+    ),
+    OpCase(
+        "clip_low",
+        lambda a: F.clip(a, low=-0.5),
+        lambda a: np.maximum(a, -0.5),
+        unary(avoid=(-0.5,)),
+    ),
+    OpCase(
+        "clip_high",
+        lambda a: F.clip(a, high=0.7),
+        lambda a: np.minimum(a, 0.7),
+        unary(avoid=(0.7,)),
+    ),
     OpCase("relu", F.relu, lambda a: np.maximum(a, 0.0), unary(avoid=(0.0,))),
     OpCase("sigmoid", F.sigmoid, stable_sigmoid, unary(-6.0, 6.0)),
 ]
@@ -111,7 +137,10 @@ def test_pow_with_any_scalar_exponent(data: st.DataObject, exponent: float) -> N
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sigmoid_is_stable_at_large_inputs(dtype: type) -> None:
-    x = ts.tensor(np.array([-1000.0, -100.0, -30.0, 0.0, 30.0, 100.0, 1000.0], dtype=dtype), requires_grad=True)
+    x = ts.tensor(
+        np.array([-1000.0, -100.0, -30.0, 0.0, 30.0, 100.0, 1000.0], dtype=dtype),
+        requires_grad=True,
+    )
     # e^-1000 underflowing to 0 is the intended result; overflow, 0/0 or inf/inf are not.
     with np.errstate(over="raise", invalid="raise", divide="raise"), warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -121,7 +150,11 @@ def test_sigmoid_is_stable_at_large_inputs(dtype: type) -> None:
     assert np.all(np.isfinite(out.numpy())) and np.all(np.isfinite(x.grad))
     assert out.numpy()[0] == 0.0 and out.numpy()[-1] == 1.0
     assert out.numpy()[3] == 0.5
-    np.testing.assert_allclose(out.numpy()[[2, 4]], [np.exp(-30.0) / (1 + np.exp(-30.0)), 1 / (1 + np.exp(-30.0))], rtol=1e-6)
+    np.testing.assert_allclose(
+        out.numpy()[[2, 4]],
+        [np.exp(-30.0) / (1 + np.exp(-30.0)), 1 / (1 + np.exp(-30.0))],
+        rtol=1e-6,
+    )
     assert x.grad[0] == 0.0 and x.grad[-1] == 0.0 and x.grad[3] == 0.25
 
 

@@ -53,19 +53,28 @@ def test_matmul_broadcast_weight_gets_the_sum_over_the_batch() -> None:
 
 @SETTINGS
 @given(data=st.data(), n=sides, in_features=sides, out_features=sides, with_bias=st.booleans())
-def test_linear(data: st.DataObject, n: int, in_features: int, out_features: int, with_bias: bool) -> None:
+def test_dense(
+    data: st.DataObject, n: int, in_features: int, out_features: int, with_bias: bool
+) -> None:
     x, weight = data.draw(arrays((n, in_features))), data.draw(arrays((out_features, in_features)))
     if with_bias:
         bias = data.draw(arrays((out_features,)))
-        check(F.linear, lambda x, w, b: x @ w.T + b, x, weight, bias)
+        check(F.dense, lambda x, w, b: x @ w.T + b, x, weight, bias)
     else:
-        check(F.linear, lambda x, w: x @ w.T, x, weight)
+        check(F.dense, lambda x, w: x @ w.T, x, weight)
 
 
-def test_linear_with_constant_inputs_only_differentiates_what_requires_grad() -> None:
+def test_dense_with_constant_inputs_only_differentiates_what_requires_grad() -> None:
     x = ts.tensor(np.ones((2, 3)))
     weight = ts.tensor(np.ones((4, 3)), requires_grad=True)
     bias = ts.tensor(np.zeros(4))
-    F.linear(x, weight, bias).sum().backward()
+    F.dense(x, weight, bias).sum().backward()
     np.testing.assert_array_equal(weight.grad, np.full((4, 3), 2.0))
     assert x.grad is None and bias.grad is None
+
+
+def test_linear_is_a_deprecated_alias_of_dense() -> None:
+    x, weight = ts.tensor(np.ones((2, 3))), ts.tensor(np.ones((4, 3)))
+    with pytest.warns(DeprecationWarning, match=r"F\.linear is deprecated; call F\.dense"):
+        y = F.linear(x, weight)
+    np.testing.assert_array_equal(y.data, F.dense(x, weight).data)

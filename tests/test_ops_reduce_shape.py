@@ -32,7 +32,11 @@ def test_sum_and_mean(name: str, data: st.DataObject, keepdims: bool) -> None:
     x = data.draw(shapes().flatmap(arrays))
     axis = data.draw(axes(x.ndim))
     reference = getattr(np, name)
-    check(lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), lambda v: reference(v, axis=axis, keepdims=keepdims), x)
+    check(
+        lambda t: getattr(t, name)(axis=axis, keepdims=keepdims),
+        lambda v: reference(v, axis=axis, keepdims=keepdims),
+        x,
+    )
 
 
 @SETTINGS
@@ -40,7 +44,11 @@ def test_sum_and_mean(name: str, data: st.DataObject, keepdims: bool) -> None:
 def test_max(data: st.DataObject, keepdims: bool) -> None:
     (x,) = data.draw(shapes().flatmap(lambda shape: distinct_arrays([shape])))
     axis = data.draw(axes(x.ndim))
-    check(lambda t: t.max(axis=axis, keepdims=keepdims), lambda v: np.max(v, axis=axis, keepdims=keepdims), x)
+    check(
+        lambda t: t.max(axis=axis, keepdims=keepdims),
+        lambda v: np.max(v, axis=axis, keepdims=keepdims),
+        x,
+    )
 
 
 def test_max_gradient_goes_to_the_maximum_only() -> None:
@@ -60,7 +68,9 @@ def test_max_splits_the_gradient_of_a_tie_evenly() -> None:
 @given(data=st.data())
 def test_reshape(data: st.DataObject) -> None:
     x = data.draw(shapes().flatmap(arrays))
-    new_shape = data.draw(st.sampled_from([(-1,), (x.size, 1), (1, x.size, 1)]) | st.permutations(x.shape).map(tuple))
+    new_shape = data.draw(
+        st.sampled_from([(-1,), (x.size, 1), (1, x.size, 1)]) | st.permutations(x.shape).map(tuple)
+    )
     check(lambda t: t.reshape(new_shape), lambda v: v.reshape(new_shape), x)
 
 
@@ -113,7 +123,11 @@ def test_getitem_integer_array_with_repeats(data: st.DataObject) -> None:
 @given(data=st.data())
 def test_getitem_integer_arrays_on_several_axes(data: st.DataObject) -> None:
     x = data.draw(shapes(min_dims=2).flatmap(arrays))
-    index = data.draw(hnp.integer_array_indices(x.shape, result_shape=hnp.array_shapes(min_dims=1, max_dims=2, max_side=5)))
+    index = data.draw(
+        hnp.integer_array_indices(
+            x.shape, result_shape=hnp.array_shapes(min_dims=1, max_dims=2, max_side=5)
+        )
+    )
     check(lambda t: t[index], lambda v: v[index], x)
 
 
@@ -149,7 +163,11 @@ def test_concatenate(data: st.DataObject) -> None:
         shape = list(base)
         shape[axis] = size
         parts.append(data.draw(arrays(tuple(shape))))
-    check(lambda *ts_: ts.concatenate(list(ts_), axis=axis), lambda *vs: np.concatenate(vs, axis=axis), *parts)
+    check(
+        lambda *ts_: ts.concatenate(list(ts_), axis=axis),
+        lambda *vs: np.concatenate(vs, axis=axis),
+        *parts,
+    )
 
 
 @SETTINGS

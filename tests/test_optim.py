@@ -36,7 +36,7 @@ def test_sgd_momentum_two_steps_by_hand():
     opt.step()
     p.grad = G2.copy()
     opt.step()
-    b1 = G1                 # the buffer starts at the first gradient
+    b1 = G1  # the buffer starts at the first gradient
     p1 = P0 - 0.1 * b1
     b2 = 0.9 * b1 + G2
     np.testing.assert_allclose(p.data, p1 - 0.1 * b2, rtol=1e-15)
@@ -59,7 +59,9 @@ def test_adam_two_steps_by_hand():
     for g in (G1, G2):
         p.grad = g.copy()
         opt.step()
-    np.testing.assert_allclose(p.data, adam_by_hand(P0, [G1, G2], 1e-2, 0.9, 0.99, 1e-8), rtol=1e-14)
+    np.testing.assert_allclose(
+        p.data, adam_by_hand(P0, [G1, G2], 1e-2, 0.9, 0.99, 1e-8), rtol=1e-14
+    )
     assert opt.state[0]["step"] == 2
 
 
@@ -93,7 +95,9 @@ def test_adam_matches_torch():
 
 
 # ----- behaviour shared by both -----------------------------------------------------------------
-@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1, momentum=0.5), lambda ps: Adam(ps, lr=0.1)])
+@pytest.mark.parametrize(
+    "make", [lambda ps: SGD(ps, lr=0.1, momentum=0.5), lambda ps: Adam(ps, lr=0.1)]
+)
 def test_parameters_without_gradient_are_skipped(make):
     used, unused = param(P0), param(P0)
     opt = make([used, unused])
@@ -106,7 +110,9 @@ def test_parameters_without_gradient_are_skipped(make):
     assert used.grad is None and unused.grad is None
 
 
-@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1, momentum=0.9), lambda ps: Adam(ps, lr=0.1)])
+@pytest.mark.parametrize(
+    "make", [lambda ps: SGD(ps, lr=0.1, momentum=0.9), lambda ps: Adam(ps, lr=0.1)]
+)
 def test_step_updates_in_place_and_never_writes_the_gradient(make):
     p = param(P0)
     array = p.data
@@ -119,7 +125,9 @@ def test_step_updates_in_place_and_never_writes_the_gradient(make):
     np.testing.assert_array_equal(grad, 0.5)
 
 
-@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1, momentum=0.9), lambda ps: Adam(ps, lr=0.1)])
+@pytest.mark.parametrize(
+    "make", [lambda ps: SGD(ps, lr=0.1, momentum=0.9), lambda ps: Adam(ps, lr=0.1)]
+)
 def test_step_allocates_at_most_one_block_whatever_the_parameter_size(make):
     size = 4 * optim.CACHE_BLOCK  # a 4 MB parameter; a block's scratch is 1 MB
     p = nn.Parameter(np.zeros(size, np.float32))
@@ -131,7 +139,9 @@ def test_step_allocates_at_most_one_block_whatever_the_parameter_size(make):
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     block_bytes = optim.CACHE_BLOCK * 4
-    assert peak < block_bytes + 100_000, f"a step allocated {peak} bytes; one block is {block_bytes}"
+    assert peak < block_bytes + 100_000, (
+        f"a step allocated {peak} bytes; one block is {block_bytes}"
+    )
 
 
 @pytest.mark.parametrize("layout", ["C-contiguous", "transposed"])
@@ -154,7 +164,9 @@ def test_updates_in_blocks_match_the_whole_array_formulas(monkeypatch, layout):
         sgd.step()
         buffer = 0.9 * buffer + g
         expected_sgd -= 0.1 * buffer
-    np.testing.assert_allclose(adam_p.data, adam_by_hand(start, grads, 1e-2, 0.9, 0.99, 1e-8), rtol=1e-14)
+    np.testing.assert_allclose(
+        adam_p.data, adam_by_hand(start, grads, 1e-2, 0.9, 0.99, 1e-8), rtol=1e-14
+    )
     np.testing.assert_allclose(sgd_p.data, expected_sgd, rtol=1e-14)
 
 
@@ -182,7 +194,10 @@ def test_shared_parameters_are_updated_once():
     np.testing.assert_allclose(p.data, P0 - 0.1 * G1)
 
 
-@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1, momentum=0.9), lambda ps: Adam(ps, lr=0.05, betas=(0.8, 0.9))])
+@pytest.mark.parametrize(
+    "make",
+    [lambda ps: SGD(ps, lr=0.1, momentum=0.9), lambda ps: Adam(ps, lr=0.05, betas=(0.8, 0.9))],
+)
 def test_state_dict_round_trip_continues_identically(make):
     a = [param(P0), param(-P0)]
     opt_a = make(a)
@@ -190,7 +205,12 @@ def test_state_dict_round_trip_continues_identically(make):
         a[0].grad, a[1].grad = g.copy(), 2 * g
         opt_a.step()
     state = opt_a.state_dict()
-    assert all(isinstance(v, np.ndarray) for entry in state["state"] for v in entry.values() if not isinstance(v, int))
+    assert all(
+        isinstance(v, np.ndarray)
+        for entry in state["state"]
+        for v in entry.values()
+        if not isinstance(v, int)
+    )
     b = [param(a[0].data.copy()), param(a[1].data.copy())]
     opt_b = SGD(b, lr=1.0) if isinstance(opt_a, SGD) else Adam(b)
     opt_b.load_state_dict(state)
@@ -235,7 +255,9 @@ def test_adam_on_each_device_matches_numpy(device):
         p.grad = tinysiam.tensor(g, dtype=np.float32, device=device).data
         opt.step()
     assert p.device == device
-    np.testing.assert_allclose(p.numpy(), adam_by_hand(P0, [G1, G2], 1e-2, 0.9, 0.99, 1e-8), rtol=1e-5)
+    np.testing.assert_allclose(
+        p.numpy(), adam_by_hand(P0, [G1, G2], 1e-2, 0.9, 0.99, 1e-8), rtol=1e-5
+    )
     state = opt.state_dict()
     assert isinstance(state["state"][0]["m"], np.ndarray)
     cpu_opt = Adam([nn.Parameter(p.numpy())])

@@ -122,7 +122,9 @@ def test_ops_and_backward_run_on_the_device(device: str) -> None:
 
     out, a, b = run(device)
     assert out.device == device and a.grad is not None
-    assert type(a.grad) is type(a.data) and type(b.grad) is type(b.data)  # gradients stay on the device
+    assert type(a.grad) is type(a.data) and type(b.grad) is type(
+        b.data
+    )  # gradients stay on the device
     out_cpu, a_cpu, b_cpu = run("cpu")
     np.testing.assert_allclose(out.item(), out_cpu.item(), rtol=1e-12)
     np.testing.assert_allclose(to_numpy(a.grad), a_cpu.grad, rtol=1e-12)
@@ -143,7 +145,9 @@ def test_conv_and_pool_on_the_device_match_cpu(device: str) -> None:
         assert all(t.grad.dtype == np.float32 for t in tensors)
         return [out.numpy()] + [to_numpy(t.grad) for t in tensors]
 
-    for name, on_device, on_cpu in zip(["out", "x.grad", "weight.grad", "bias.grad"], run(device), run("cpu")):
+    for name, on_device, on_cpu in zip(
+        ["out", "x.grad", "weight.grad", "bias.grad"], run(device), run("cpu")
+    ):
         np.testing.assert_allclose(on_device, on_cpu, rtol=1e-4, atol=1e-5, err_msg=name)
 
 
@@ -164,8 +168,13 @@ def test_unknown_device_is_rejected(device: str) -> None:
 @cuda_only
 @pytest.mark.parametrize(
     "op",
-    [lambda a, b: a + b, lambda a, b: a @ b.T, lambda a, b: F.linear(a, b), lambda a, b: ts.stack([a, b])],
-    ids=["add", "matmul", "linear", "stack"],
+    [
+        lambda a, b: a + b,
+        lambda a, b: a @ b.T,
+        lambda a, b: F.dense(a, b),
+        lambda a, b: ts.stack([a, b]),
+    ],
+    ids=["add", "matmul", "dense", "stack"],
 )
 def test_mixing_devices_raises_naming_both(op) -> None:
     on_cpu = ts.tensor(np.ones((2, 3)))

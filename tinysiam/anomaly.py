@@ -21,7 +21,8 @@ from __future__ import annotations
 import contextlib
 import os
 import traceback
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from .backend import get_array_module
 
@@ -81,10 +82,18 @@ def check_forward(op_name: str, inputs: Sequence[Any], output: Any) -> None:
         )
     else:
         cause = f"from finite inputs {_shapes(t.data for t in inputs)}"
-    raise AnomalyError(f"{op_name} forward produced {_describe(output)} in its output {tuple(output.shape)} {cause}")
+    raise AnomalyError(
+        f"{op_name} forward produced {_describe(output)} in its output {tuple(output.shape)} {cause}"
+    )
 
 
-def check_backward(op_name: str, inputs: Sequence[Any], grad: Any, input_grads: Sequence[Any], created_at: str | None) -> None:
+def check_backward(
+    op_name: str,
+    inputs: Sequence[Any],
+    grad: Any,
+    input_grads: Sequence[Any],
+    created_at: str | None,
+) -> None:
     """Raise an AnomalyError if one of the gradients an op's backward returned holds NaN or inf.
 
     Args:
@@ -113,12 +122,16 @@ def call_site() -> str:
     """
     package = os.path.dirname(os.path.abspath(__file__))
     engine = {os.path.join(package, name) for name in ("autograd.py", "tensor.py", "anomaly.py")}
-    stack = [f for f in reversed(traceback.extract_stack()) if os.path.abspath(f.filename) not in engine]
+    stack = [
+        f for f in reversed(traceback.extract_stack()) if os.path.abspath(f.filename) not in engine
+    ]
     if not stack:
         return "an unknown place"
     inner = stack[0]
     where = f"{inner.filename}:{inner.lineno} in {inner.name} ({inner.line})"
-    outside = next((f for f in stack if not os.path.abspath(f.filename).startswith(package + os.sep)), None)
+    outside = next(
+        (f for f in stack if not os.path.abspath(f.filename).startswith(package + os.sep)), None
+    )
     if outside is not None and outside is not inner:
         where += f", called from {outside.filename}:{outside.lineno} ({outside.line})"
     return where
@@ -131,12 +144,16 @@ def _all_finite(array: Any) -> bool:
 
 
 def _describe(array: Any) -> str:
-    """"NaN", "inf", "-inf" or a list of them: what non-finite values ``array`` holds."""
+    """ "NaN", "inf", "-inf" or a list of them: what non-finite values ``array`` holds."""
     xp = get_array_module(array)
     kinds = [
-        name for name, present in (
-            ("NaN", xp.isnan(array).any()), ("inf", xp.isposinf(array).any()), ("-inf", xp.isneginf(array).any()),
-        ) if bool(present)
+        name
+        for name, present in (
+            ("NaN", xp.isnan(array).any()),
+            ("inf", xp.isposinf(array).any()),
+            ("-inf", xp.isneginf(array).any()),
+        )
+        if bool(present)
     ]
     return " and ".join(kinds)
 

@@ -23,8 +23,9 @@ inf (see :mod:`tinysiam.anomaly`); outside it, that costs one flag check per op.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .anomaly import AnomalyMode, call_site, check_backward, check_forward
 from .backend import get_array_module
@@ -152,7 +153,9 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     if grad.shape == shape:
         return grad
     added = grad.ndim - len(shape)
-    stretched = tuple(added + i for i, size in enumerate(shape) if size == 1 and grad.shape[added + i] != 1)
+    stretched = tuple(
+        added + i for i, size in enumerate(shape) if size == 1 and grad.shape[added + i] != 1
+    )
     summed = grad.sum(axis=tuple(range(added)) + stretched, keepdims=True)
     return summed.reshape(shape)
 
@@ -177,9 +180,13 @@ def backward(output: Tensor, grad: Any = None, retain_graph: bool = False) -> No
                 "pass grad= with the output's shape"
             )
         grad = xp.ones_like(output.data)
-    grad = xp.asarray(grad, dtype=output.dtype)  # on the output's device, in its dtype (no float64 creep)
+    grad = xp.asarray(
+        grad, dtype=output.dtype
+    )  # on the output's device, in its dtype (no float64 creep)
     if grad.shape != output.shape:
-        raise ValueError(f"backward(): grad has shape {grad.shape}, expected the output's shape {output.shape}")
+        raise ValueError(
+            f"backward(): grad has shape {grad.shape}, expected the output's shape {output.shape}"
+        )
 
     grads = {id(output): grad}
     for tensor in reversed(_topological_order(output)):
@@ -187,7 +194,9 @@ def backward(output: Tensor, grad: Any = None, retain_graph: bool = False) -> No
         if g is None:
             continue
         node = tensor._node
-        if node is None:  # a leaf: accumulate (into an array of its own, never a shared or read-only view)
+        if (
+            node is None
+        ):  # a leaf: accumulate (into an array of its own, never a shared or read-only view)
             tensor.grad = g.copy() if tensor.grad is None else tensor.grad + g
             continue
         if node.released:

@@ -43,7 +43,9 @@ def _import_cupy() -> ModuleType:
                 "Use device='cpu'."
             ) from error
         if count == 0:
-            raise RuntimeError("device 'cuda' needs an NVIDIA GPU, but CuPy found none. Use device='cpu'.")
+            raise RuntimeError(
+                "device 'cuda' needs an NVIDIA GPU, but CuPy found none. Use device='cpu'."
+            )
         _cupy = cupy
     return _cupy
 
@@ -77,7 +79,7 @@ def get_array_module(array: Any) -> ModuleType:
 
 
 def device_of(array: Any) -> str:
-    """"cuda" for a CuPy array, "cpu" for anything else."""
+    """ "cuda" for a CuPy array, "cpu" for anything else."""
     return "cuda" if get_array_module(array) is not np else "cpu"
 
 

@@ -56,13 +56,17 @@ def save(path: str | os.PathLike, **state: Any) -> None:
     tree = _encode(state, arrays, "state")
     meta = json.dumps({"format": FORMAT, "state": tree})
     directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=os.path.basename(path) + ".", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(
+        dir=directory, prefix=os.path.basename(path) + ".", suffix=".tmp"
+    )
     try:
         with os.fdopen(handle, "wb") as file:
             np.savez(file, **{META_KEY: np.array(meta)}, **arrays)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private (0600); a file as open() would make
+        os.chmod(
+            temporary, 0o666 & ~_umask()
+        )  # mkstemp makes it private (0600); a file as open() would make
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
@@ -84,10 +88,14 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
     try:
         archive = np.load(path, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise CheckpointError(f"{path!r} is not a tinysiam checkpoint (a .npy array, not a .npz archive)")
+            raise CheckpointError(
+                f"{path!r} is not a tinysiam checkpoint (a .npy array, not a .npz archive)"
+            )
         with archive:
             if META_KEY not in archive.files:
-                raise CheckpointError(f"{path!r} is not a tinysiam checkpoint (no {META_KEY!r} entry)")
+                raise CheckpointError(
+                    f"{path!r} is not a tinysiam checkpoint (no {META_KEY!r} entry)"
+                )
             meta = json.loads(str(archive[META_KEY]))
             arrays = {name: archive[name] for name in archive.files if name != META_KEY}
     except CheckpointError:
@@ -97,7 +105,9 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
             f"{path!r} is not a readable tinysiam checkpoint (truncated or corrupt?): {type(error).__name__}: {error}"
         ) from error
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path!r} has checkpoint format {meta.get('format')!r}; this tinysiam reads format {FORMAT}")
+        raise CheckpointError(
+            f"{path!r} has checkpoint format {meta.get('format')!r}; this tinysiam reads format {FORMAT}"
+        )
     return _decode(meta["state"], arrays, path)
 
 
@@ -111,19 +121,25 @@ def _encode(value: Any, arrays: dict[str, np.ndarray], where: str) -> Any:
                 raise TypeError(f"save: keys must be strings, got {key!r} in {where}")
         reserved = [key for key in value if key in _MARKERS]
         if reserved:
-            raise TypeError(f"save: {where} uses the key {reserved[0]!r}, which the checkpoint format reserves")
+            raise TypeError(
+                f"save: {where} uses the key {reserved[0]!r}, which the checkpoint format reserves"
+            )
         return {key: _encode(item, arrays, f"{where}[{key!r}]") for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_encode(item, arrays, f"{where}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, np.random.Generator):
         return {"__generator__": value.bit_generator.state}
-    if isinstance(value, np.generic) and value.dtype.kind in "biuf" and value.dtype.itemsize <= 8:  # into the JSON
+    if (
+        isinstance(value, np.generic) and value.dtype.kind in "biuf" and value.dtype.itemsize <= 8
+    ):  # into the JSON
         return {"__scalar__": value.item(), "dtype": value.dtype.str}
     if isinstance(value, np.generic):
         return {"__array__": _add_array(np.asarray(value), arrays), "scalar": True}
     if isinstance(value, np.ndarray) or device_of(value) == "cuda":
         if value.dtype == object:
-            raise TypeError(f"save: {where} is an object array, which cannot be saved without pickle")
+            raise TypeError(
+                f"save: {where} is an object array, which cannot be saved without pickle"
+            )
         return {"__array__": _add_array(to_numpy(value), arrays)}
     raise TypeError(
         f"save: cannot save {where} of type {type(value).__name__}; "
@@ -144,7 +160,9 @@ def _decode(value: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
         return value
     if "__array__" in value:
         if value["__array__"] not in arrays:
-            raise CheckpointError(f"{path!r} is damaged: array entry {value['__array__']!r} is missing")
+            raise CheckpointError(
+                f"{path!r} is damaged: array entry {value['__array__']!r} is missing"
+            )
         array = arrays[value["__array__"]]
         return array[()] if value.get("scalar") else array
     if "__scalar__" in value:

@@ -19,7 +19,9 @@ def check_numbers(where: str, **values: Any) -> None:
     """
     for what, value in values.items():
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{where}: {what} must be a number, got {type(value).__name__} {value!r}")
+            raise TypeError(
+                f"{where}: {what} must be a number, got {type(value).__name__} {value!r}"
+            )
 
 
 def check_int(name: str, value: Any, minimum: int) -> None:
@@ -30,5 +32,7 @@ def check_int(name: str, value: Any, minimum: int) -> None:
     a minimum of 1, "an int >= 2" for 2).
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        expected = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
+        expected = {0: "a non-negative int", 1: "a positive int"}.get(
+            minimum, f"an int >= {minimum}"
+        )
         raise ValueError(f"{name} must be {expected}, got {value!r}")

@@ -1,16 +1,18 @@
 """The layers' math as plain functions (import as F), the way the nn layers call it.
 
-    import tinysiam.functional as F
-    h = F.relu(F.linear(x, weight, bias))
+import tinysiam.functional as F
+h = F.relu(F.dense(x, weight, bias))
 """
 
 from __future__ import annotations
+
+import warnings
 
 from . import ops
 from .tensor import Tensor
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+def dense(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """Dense layer y = x W^T + b.
 
     Args:
@@ -21,17 +23,25 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     Returns:
         (N, out_features).
     """
-    return ops.Linear.apply(x, weight) if bias is None else ops.Linear.apply(x, weight, bias)
+    return ops.DenseOp.apply(x, weight) if bias is None else ops.DenseOp.apply(x, weight, bias)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """Deprecated name of :func:`dense` (kept for existing code; it will be removed in 0.3)."""
+    warnings.warn(
+        "F.linear is deprecated; call F.dense (same arguments)", DeprecationWarning, stacklevel=2
+    )
+    return dense(x, weight, bias)
 
 
 def relu(x: Tensor) -> Tensor:
     """max(x, 0), elementwise."""
-    return ops.ReLU.apply(x)
+    return ops.ReLUOp.apply(x)
 
 
 def sigmoid(x: Tensor) -> Tensor:
     """1 / (1 + e^-x), elementwise, without overflow for large |x|."""
-    return ops.Sigmoid.apply(x)
+    return ops.SigmoidOp.apply(x)
 
 
 def conv2d(
@@ -53,10 +63,12 @@ def conv2d(
         (N, O, OH, OW), OH = (H + 2 padding - kh) // stride + 1.
     """
     tensors = (x, weight) if bias is None else (x, weight, bias)
-    return ops.Conv2d.apply(*tensors, stride=stride, padding=padding)
+    return ops.Conv2dOp.apply(*tensors, stride=stride, padding=padding)
 
 
-def max_pool2d(x: Tensor, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None) -> Tensor:
+def max_pool2d(
+    x: Tensor, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None
+) -> Tensor:
     """Max over kernel_size windows, stride defaulting to kernel_size, floor mode.
 
     Args:
@@ -65,7 +77,7 @@ def max_pool2d(x: Tensor, kernel_size: int | tuple[int, int], stride: int | tupl
     Returns:
         (N, C, OH, OW), OH = (H - kernel) // stride + 1.
     """
-    return ops.MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride)
+    return ops.MaxPool2dOp.apply(x, kernel_size=kernel_size, stride=stride)
 
 
 def maximum(a: Tensor, b: Tensor | float) -> Tensor:

@@ -12,7 +12,7 @@ directions u instead of every e_i (the directional derivative <grad, u>), as PyT
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -62,7 +62,9 @@ def gradcheck(
         raise ValueError("gradcheck: no input requires grad, nothing to check")
     for i in checked:
         if inputs[i].dtype != np.float64:
-            raise TypeError(f"gradcheck: input {i} is {inputs[i].dtype}; finite differences need float64 inputs")
+            raise TypeError(
+                f"gradcheck: input {i} is {inputs[i].dtype}; finite differences need float64 inputs"
+            )
     rng = np.random.default_rng(seed)
     out = fn(*inputs)
     if not isinstance(out, Tensor):
@@ -74,7 +76,9 @@ def gradcheck(
     for t in tensors:
         t.grad = None
     (out * projection).sum().backward()
-    analytic = {i: to_numpy(inputs[i].grad) if inputs[i].grad is not None else None for i in checked}
+    analytic = {
+        i: to_numpy(inputs[i].grad) if inputs[i].grad is not None else None for i in checked
+    }
     for t, grad in zip(tensors, callers_grads):
         t.grad = grad
 
@@ -85,7 +89,9 @@ def gradcheck(
             return float((fn(*args) * projection).sum().item())
 
     for i in checked:
-        x = to_numpy(inputs[i].data).astype(np.float64)  # a copy: the caller's array is never touched
+        x = to_numpy(inputs[i].data).astype(
+            np.float64
+        )  # a copy: the caller's array is never touched
         grad = analytic[i] if analytic[i] is not None else np.zeros_like(x)
         if x.size <= ELEMENTWISE_LIMIT:
             _check_elementwise(i, x, grad, scalar, eps, atol, rtol)
@@ -110,12 +116,21 @@ def _check_elementwise(i, x, analytic, scalar, eps, atol, rtol) -> None:
         minus = scalar(i, x)
         flat[k] = original
         numeric.reshape(-1)[k] = (plus - minus) / (2 * eps)
-    _compare(f"input {i}", analytic, numeric, atol, rtol, lambda k: f"index {tuple(int(v) for v in np.unravel_index(k, x.shape))}")
+    _compare(
+        f"input {i}",
+        analytic,
+        numeric,
+        atol,
+        rtol,
+        lambda k: f"index {tuple(int(v) for v in np.unravel_index(k, x.shape))}",
+    )
 
 
 def _check_directions(i, x, analytic, scalar, eps, atol, rtol, rng) -> None:
     directions = rng.standard_normal((RANDOM_DIRECTIONS,) + x.shape)
-    numeric = np.array([(scalar(i, x + eps * u) - scalar(i, x - eps * u)) / (2 * eps) for u in directions])
+    numeric = np.array(
+        [(scalar(i, x + eps * u) - scalar(i, x - eps * u)) / (2 * eps) for u in directions]
+    )
     projected = np.array([np.sum(analytic * u) for u in directions])
     _compare(f"input {i}", projected, numeric, atol, rtol, lambda k: f"random direction {k}")
 

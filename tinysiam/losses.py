@@ -73,7 +73,9 @@ def contrastive_loss(
     check_float("contrastive_loss", "f1", f1)
     check_float("contrastive_loss", "f2", f2)
     if f1.ndim != 2 or f1.shape != f2.shape:
-        raise ValueError(f"contrastive_loss: f1 and f2 must both be (N, D) with one shape, got f1 {f1.shape} and f2 {f2.shape}")
+        raise ValueError(
+            f"contrastive_loss: f1 and f2 must both be (N, D) with one shape, got f1 {f1.shape} and f2 {f2.shape}"
+        )
     _check_not_empty("contrastive_loss", "f1", f1)
     check_numbers("contrastive_loss", margin=margin, eps=eps)
     if not margin > 0:
@@ -89,7 +91,9 @@ def contrastive_loss(
     return 0.5 * _reduce(per_pair, reduction)
 
 
-def binary_cross_entropy(p: Tensor, y: Tensor | Any, eps: float | None = None, reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(
+    p: Tensor, y: Tensor | Any, eps: float | None = None, reduction: str = "mean"
+) -> Tensor:
     """Binary cross-entropy of probabilities, clamped as in the reference (Koch et al. 2015).
 
         p' = clamp(p, eps, 1 - eps)
@@ -170,7 +174,7 @@ class SigmoidCrossEntropy(Function):
         xp = get_array_module(z)
         grad_z = grad_y = None
         if ctx.needs_input_grad[0]:
-            e = xp.exp(-xp.abs(z))  # sigmoid(z) without overflow, as in ops.Sigmoid
+            e = xp.exp(-xp.abs(z))  # sigmoid(z) without overflow, as in ops.SigmoidOp
             sigmoid = xp.where(z >= 0, 1, e) / (1 + e)
             grad_z = grad * (sigmoid - y)
         if ctx.needs_input_grad[1]:
@@ -181,7 +185,9 @@ class SigmoidCrossEntropy(Function):
 # ----- shared checks -----------------------------------------------------------------------
 def _check_reduction(name: str, reduction: str) -> None:
     if reduction not in REDUCTIONS:
-        raise ValueError(f"{name}: unknown reduction {reduction!r}; valid ones are {', '.join(repr(r) for r in REDUCTIONS)}")
+        raise ValueError(
+            f"{name}: unknown reduction {reduction!r}; valid ones are {', '.join(repr(r) for r in REDUCTIONS)}"
+        )
 
 
 def _reduce(per_pair: Tensor, reduction: str) -> Tensor:
@@ -205,7 +211,9 @@ def _pair_scores(name: str, scores: Tensor, what: str) -> Tensor:
 
 def _check_not_empty(name: str, what: str, scores: Tensor) -> None:
     if scores.shape[0] == 0:
-        raise ValueError(f"{name}: {what} is an empty batch, shape {scores.shape}; a loss needs at least one pair")
+        raise ValueError(
+            f"{name}: {what} is an empty batch, shape {scores.shape}; a loss needs at least one pair"
+        )
 
 
 def _labels(name: str, y: Tensor | Any, n: int, like: Tensor) -> Tensor:

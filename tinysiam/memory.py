@@ -36,9 +36,13 @@ def keep_freed_memory(limit_bytes: int = DEFAULT_LIMIT_BYTES) -> bool:
     ``mallopt`` to call (macOS, Windows, musl): there it does nothing, and nothing breaks.
     """
     if not isinstance(limit_bytes, numbers.Integral) or isinstance(limit_bytes, bool):
-        raise TypeError(f"keep_freed_memory: limit_bytes must be an int, got {type(limit_bytes).__name__}")
+        raise TypeError(
+            f"keep_freed_memory: limit_bytes must be an int, got {type(limit_bytes).__name__}"
+        )
     if not 0 < limit_bytes <= MAX_LIMIT_BYTES:
-        raise ValueError(f"keep_freed_memory: limit_bytes must be in 1..{MAX_LIMIT_BYTES}, got {limit_bytes}")
+        raise ValueError(
+            f"keep_freed_memory: limit_bytes must be in 1..{MAX_LIMIT_BYTES}, got {limit_bytes}"
+        )
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -47,4 +51,6 @@ def keep_freed_memory(limit_bytes: int = DEFAULT_LIMIT_BYTES) -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     # both calls return 1 on success; musl's stub returns 0
-    return bool(mallopt(M_MMAP_THRESHOLD, int(limit_bytes))) and bool(mallopt(M_TRIM_THRESHOLD, int(limit_bytes)))
+    return bool(mallopt(M_MMAP_THRESHOLD, int(limit_bytes))) and bool(
+        mallopt(M_TRIM_THRESHOLD, int(limit_bytes))
+    )

@@ -19,7 +19,9 @@ def _squared_distances(queries: np.ndarray, references: np.ndarray) -> np.ndarra
     return np.maximum(d, 0)
 
 
-def nearest_neighbours(queries: np.ndarray, references: np.ndarray, k: int, exclude_self: bool = False) -> np.ndarray:
+def nearest_neighbours(
+    queries: np.ndarray, references: np.ndarray, k: int, exclude_self: bool = False
+) -> np.ndarray:
     """Indices (Q, k) of the k nearest references of each query (Euclidean), nearest first.
 
     Args:
@@ -29,7 +31,9 @@ def nearest_neighbours(queries: np.ndarray, references: np.ndarray, k: int, excl
         exclude_self: queries ARE the references (same order); a query is not its own neighbour.
     """
     if queries.ndim != 2 or references.ndim != 2 or queries.shape[1] != references.shape[1]:
-        raise ValueError(f"nearest_neighbours: need (Q, D) and (R, D) arrays, got {queries.shape} and {references.shape}")
+        raise ValueError(
+            f"nearest_neighbours: need (Q, D) and (R, D) arrays, got {queries.shape} and {references.shape}"
+        )
     needed = k + 1 if exclude_self else k
     if needed > len(references):
         raise ValueError(f"nearest_neighbours: k={k} but only {len(references)} references")
@@ -46,15 +50,23 @@ def nearest_neighbours(queries: np.ndarray, references: np.ndarray, k: int, excl
 
 
 def knn_accuracy(
-    train_embeddings: np.ndarray, train_labels: np.ndarray, test_embeddings: np.ndarray, test_labels: np.ndarray, k: int = 5
+    train_embeddings: np.ndarray,
+    train_labels: np.ndarray,
+    test_embeddings: np.ndarray,
+    test_labels: np.ndarray,
+    k: int = 5,
 ) -> float:
     """Fraction of test points whose majority label among the k nearest training points is right.
 
     Ties between labels go to the label of the nearest of the tied neighbours.
     """
     neighbours = train_labels[nearest_neighbours(test_embeddings, train_embeddings, k)]  # (Q, k)
-    votes = (neighbours[:, :, None] == neighbours[:, None, :]).sum(axis=2)  # votes for each neighbour's label
-    winner = neighbours[np.arange(len(neighbours)), votes.argmax(axis=1)]  # argmax takes the nearest on ties
+    votes = (neighbours[:, :, None] == neighbours[:, None, :]).sum(
+        axis=2
+    )  # votes for each neighbour's label
+    winner = neighbours[
+        np.arange(len(neighbours)), votes.argmax(axis=1)
+    ]  # argmax takes the nearest on ties
     return float((winner == test_labels).mean())
 
 

@@ -36,10 +36,17 @@ def koch_net(rng: np.random.Generator | None = None) -> Sequential:
     """
     init = "narrow-normal"
     return Sequential(
-        Conv2d(1, 64, 10, init=init, rng=rng), ReLU(), MaxPool2d(2),
-        Conv2d(64, 128, 7, init=init, rng=rng), ReLU(), MaxPool2d(2),
-        Conv2d(128, 128, 4, init=init, rng=rng), ReLU(), MaxPool2d(2),
-        Conv2d(128, 256, 5, init=init, rng=rng), ReLU(),
+        Conv2d(1, 64, 10, init=init, rng=rng),
+        ReLU(),
+        MaxPool2d(2),
+        Conv2d(64, 128, 7, init=init, rng=rng),
+        ReLU(),
+        MaxPool2d(2),
+        Conv2d(128, 128, 4, init=init, rng=rng),
+        ReLU(),
+        MaxPool2d(2),
+        Conv2d(128, 256, 5, init=init, rng=rng),
+        ReLU(),
         Flatten(),
         Dense(6400, 4096, init=init, rng=rng),
     )
@@ -67,9 +74,15 @@ def omniglot_cpu_net(rng: np.random.Generator | None = None) -> Sequential:
     Spatial sizes are checked by ``tests/test_example_omniglot.py``.
     """
     return Sequential(
-        Conv2d(1, 32, 3, padding=1, rng=rng), MaxPool2d(2), ReLU(),
-        Conv2d(32, 64, 3, padding=1, rng=rng), MaxPool2d(2), ReLU(),
-        Conv2d(64, 128, 3, padding=1, rng=rng), MaxPool2d(2), ReLU(),
+        Conv2d(1, 32, 3, padding=1, rng=rng),
+        MaxPool2d(2),
+        ReLU(),
+        Conv2d(32, 64, 3, padding=1, rng=rng),
+        MaxPool2d(2),
+        ReLU(),
+        Conv2d(64, 128, 3, padding=1, rng=rng),
+        MaxPool2d(2),
+        ReLU(),
         Flatten(),
         Dense(3 * 3 * 128, OMNIGLOT_CPU_FEATURES, rng=rng),
     )
@@ -87,7 +100,9 @@ class SimilarityHead(Module):
     ``head(f[:, None], f[None, :])`` -> (B, B) logits.
     """
 
-    def __init__(self, features: int, init: str = "narrow-normal", rng: np.random.Generator | None = None) -> None:
+    def __init__(
+        self, features: int, init: str = "narrow-normal", rng: np.random.Generator | None = None
+    ) -> None:
         self.features = features
         self.fc = Dense(features, 1, init=init, rng=rng)
 

@@ -18,14 +18,14 @@ iteration) are skipped.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
 from .backend import device_of, get_array_module, to_device, to_numpy
 from .checks import check_numbers
 from .tensor import Tensor
-
 
 CACHE_BLOCK = 2**18  # elements of each array updated at a time on the CPU (1 MB in float32)
 
@@ -72,7 +72,11 @@ class Optimizer:
         unique: dict[int, Tensor] = {}
         for i, p in enumerate(params):
             if not isinstance(p, Tensor) or not p.requires_grad:
-                got = type(p).__name__ if not isinstance(p, Tensor) else "a tensor with requires_grad=False"
+                got = (
+                    type(p).__name__
+                    if not isinstance(p, Tensor)
+                    else "a tensor with requires_grad=False"
+                )
                 raise TypeError(
                     f"{type(self).__name__}: parameter {i} must be a tensor that requires grad "
                     f"(pass net.parameters()), got {got}"
@@ -143,7 +147,11 @@ class Optimizer:
                         f"{tuple(np.shape(entry[name]))}, expected {p.shape}"
                     )
         for name in self.HYPERPARAMETERS:
-            setattr(self, name, tuple(state_dict[name]) if isinstance(state_dict[name], list) else state_dict[name])
+            setattr(
+                self,
+                name,
+                tuple(state_dict[name]) if isinstance(state_dict[name], list) else state_dict[name],
+            )
         self._check_hyperparameters()
         for i, (p, entry) in enumerate(zip(self.params, entries)):
             self.state[i] = {
@@ -238,7 +246,11 @@ class Adam(Optimizer):
         eps: float = 1e-8,
     ) -> None:
         super().__init__(params)
-        self.lr, self.betas, self.eps = lr, tuple(betas) if isinstance(betas, (tuple, list)) else betas, eps
+        self.lr, self.betas, self.eps = (
+            lr,
+            tuple(betas) if isinstance(betas, (tuple, list)) else betas,
+            eps,
+        )
         self._check_hyperparameters()
 
     def _check_hyperparameters(self) -> None:
@@ -263,16 +275,16 @@ class Adam(Optimizer):
             step_size, eps_t = self.lr * root_correction2 / (1 - b1**t), self.eps * root_correction2
             xp = get_array_module(p.data)
             for weights, g, m, v, s in cache_blocks(p.data, p.grad, state["m"], state["v"]):
-                m *= b1                             # m = b1 m + (1 - b1) g
+                m *= b1  # m = b1 m + (1 - b1) g
                 xp.multiply(g, 1 - b1, out=s)
                 m += s
-                v *= b2                             # v = b2 v + (1 - b2) g^2
+                v *= b2  # v = b2 v + (1 - b2) g^2
                 xp.multiply(g, g, out=s)
                 s *= 1 - b2
                 v += s
-                xp.sqrt(v, out=s)                   # s = sqrt(v) + eps_t
+                xp.sqrt(v, out=s)  # s = sqrt(v) + eps_t
                 s += eps_t
-                xp.divide(m, s, out=s)              # p -= lr_t * m / s
+                xp.divide(m, s, out=s)  # p -= lr_t * m / s
                 s *= step_size
                 weights -= s
 
@@ -288,9 +300,13 @@ def scheduled_lr(base: float, schedule: str, iteration: int, total: int) -> floa
     step: ``optimizer.lr = scheduled_lr(1e-3, "cosine", iteration, iterations)``.
     """
     if schedule not in SCHEDULES:
-        raise ValueError(f"scheduled_lr: schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+        raise ValueError(
+            f"scheduled_lr: schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}"
+        )
     if not 0 <= iteration < total:
-        raise ValueError(f"scheduled_lr: iteration must be in 0..{total - 1} (total {total}), got {iteration}")
+        raise ValueError(
+            f"scheduled_lr: iteration must be in 0..{total - 1} (total {total}), got {iteration}"
+        )
     if schedule == "cosine":
         return base * 0.5 * (1 + math.cos(math.pi * iteration / total))
     return base

@@ -6,8 +6,8 @@ PNG, and :func:`show_or_close` shows every figure at the end of a run (or just f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -22,7 +22,9 @@ def _gray(ax, image: np.ndarray, title: str | None = None) -> None:
         ax.set_title(title, fontsize=8)
 
 
-def image_grid(images: np.ndarray, titles: Sequence[str] | None = None, cols: int = 3, title: str | None = None) -> Figure:
+def image_grid(
+    images: np.ndarray, titles: Sequence[str] | None = None, cols: int = 3, title: str | None = None
+) -> Figure:
     """Images (N, 1, H, W) in a grid of ``cols`` columns, each with an optional title."""
     rows = -(-len(images) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.7 * rows), squeeze=False)
@@ -37,7 +39,9 @@ def image_grid(images: np.ndarray, titles: Sequence[str] | None = None, cols: in
     return fig
 
 
-def pairs(x1: np.ndarray, x2: np.ndarray, titles: Sequence[str], title: str | None = None) -> Figure:
+def pairs(
+    x1: np.ndarray, x2: np.ndarray, titles: Sequence[str], title: str | None = None
+) -> Figure:
     """Pairs side by side: column k shows x1[k] above x2[k], titled titles[k]."""
     n = len(x1)
     fig, axes = plt.subplots(2, n, figsize=(1.5 * n, 3.4), squeeze=False)
@@ -62,7 +66,9 @@ def loss_curve(losses: Sequence[float], seconds: float, title: str = "Training l
     return fig
 
 
-def embedding_scatter(points: np.ndarray, labels: np.ndarray, title: str, markers: np.ndarray | None = None) -> Figure:
+def embedding_scatter(
+    points: np.ndarray, labels: np.ndarray, title: str, markers: np.ndarray | None = None
+) -> Figure:
     """2-D points coloured by label with a legend; ``markers`` (0/1 per point) picks o or x."""
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     cmap = plt.get_cmap("tab10")
@@ -72,8 +78,12 @@ def embedding_scatter(points: np.ndarray, labels: np.ndarray, title: str, marker
         for label in np.unique(labels):
             mask = chosen & (labels == label)
             ax.scatter(
-                points[mask, 0], points[mask, 1], s=3 if kind_index == 0 else 25, color=cmap(int(label) % 10),
-                marker="o" if kind_index == 0 else "x", label=str(label) if kind_index == 0 else None,
+                points[mask, 0],
+                points[mask, 1],
+                s=3 if kind_index == 0 else 25,
+                color=cmap(int(label) % 10),
+                marker="o" if kind_index == 0 else "x",
+                label=str(label) if kind_index == 0 else None,
             )
     ax.legend(markerscale=4, fontsize=8, loc="best")
     ax.set_title(title)
@@ -81,7 +91,9 @@ def embedding_scatter(points: np.ndarray, labels: np.ndarray, title: str, marker
     return fig
 
 
-def retrieval(query: np.ndarray, neighbours: np.ndarray, neighbour_titles: Sequence[str] | None = None) -> Figure:
+def retrieval(
+    query: np.ndarray, neighbours: np.ndarray, neighbour_titles: Sequence[str] | None = None
+) -> Figure:
     """A query image beside its nearest neighbours (a 3x3 tile for 9)."""
     cols = int(np.ceil(np.sqrt(len(neighbours))))
     rows = -(-len(neighbours) // cols)
@@ -89,7 +101,11 @@ def retrieval(query: np.ndarray, neighbours: np.ndarray, neighbour_titles: Seque
     grid = fig.add_gridspec(rows, cols + 1)
     _gray(fig.add_subplot(grid[:, 0]), query, "query")
     for k, image in enumerate(neighbours):
-        _gray(fig.add_subplot(grid[k // cols, 1 + k % cols]), image, neighbour_titles[k] if neighbour_titles else None)
+        _gray(
+            fig.add_subplot(grid[k // cols, 1 + k % cols]),
+            image,
+            neighbour_titles[k] if neighbour_titles else None,
+        )
     fig.suptitle("nearest neighbours")
     fig.tight_layout()
     return fig
@@ -105,7 +121,15 @@ def one_shot_trial(query: np.ndarray, candidates: np.ndarray, chosen: int, answe
     for k, image in enumerate(candidates):
         ax = fig.add_subplot(grid[1 + k // cols, k % cols])
         _gray(ax, image)
-        colour = "green" if k == chosen == answer else "red" if k == chosen else "blue" if k == answer else None
+        colour = (
+            "green"
+            if k == chosen == answer
+            else "red"
+            if k == chosen
+            else "blue"
+            if k == answer
+            else None
+        )
         if colour:
             for spine in ax.spines.values():
                 spine.set_edgecolor(colour)

@@ -36,7 +36,9 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
         xp = get_array_module(data)
         if not isinstance(data, xp.ndarray):
-            raise TypeError(f"Tensor wraps a numpy or cupy array, got {type(data).__name__}; use tinysiam.tensor()")
+            raise TypeError(
+                f"Tensor wraps a numpy or cupy array, got {type(data).__name__}; use tinysiam.tensor()"
+            )
         if requires_grad and not xp.issubdtype(data.dtype, xp.floating):
             raise TypeError(f"only floating-point tensors can require grad, got dtype {data.dtype}")
         self.data = data
@@ -184,10 +186,10 @@ class Tensor:
         return ops.Abs.apply(self)
 
     def relu(self) -> Tensor:
-        return ops.ReLU.apply(self)
+        return ops.ReLUOp.apply(self)
 
     def sigmoid(self) -> Tensor:
-        return ops.Sigmoid.apply(self)
+        return ops.SigmoidOp.apply(self)
 
     def clip(self, low: float | None = None, high: float | None = None) -> Tensor:
         return ops.Clip.apply(self, low=low, high=high)
@@ -219,7 +221,9 @@ class Tensor:
         return self.transpose()
 
 
-def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: str = "cpu") -> Tensor:
+def tensor(
+    data: Any, requires_grad: bool = False, dtype: Any = None, device: str = "cpu"
+) -> Tensor:
     """Build a tensor from a number, nested list, numpy or cupy array.
 
     Python floats become float32 (the training precision); numpy arrays keep their dtype
@@ -257,9 +261,15 @@ def check_float(where: str, name: str, x: Any) -> Tensor:
             (a numpy array, say) or has another dtype (integer images, float16).
     """
     if not isinstance(x, Tensor):
-        raise TypeError(f"{where}: {name} must be a Tensor, got {type(x).__name__}; wrap arrays with tinysiam.tensor(...)")
+        raise TypeError(
+            f"{where}: {name} must be a Tensor, got {type(x).__name__}; wrap arrays with tinysiam.tensor(...)"
+        )
     if x.dtype not in (np.float32, np.float64):
-        hint = "; integer images? convert them with images.astype(np.float32) / 255" if x.dtype.kind in "biu" else ""
+        hint = (
+            "; integer images? convert them with images.astype(np.float32) / 255"
+            if x.dtype.kind in "biu"
+            else ""
+        )
         raise TypeError(f"{where}: {name} must be float32 or float64, got {x.dtype}{hint}")
     return x
 
@@ -279,7 +289,9 @@ def _numeric_dtype(dtype: Any, what: str) -> np.dtype:
     try:
         dtype = np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"tensor: dtype must be a numpy dtype such as 'float32', got {dtype!r}") from None
+        raise TypeError(
+            f"tensor: dtype must be a numpy dtype such as 'float32', got {dtype!r}"
+        ) from None
     if dtype.kind not in "biuf":
         raise TypeError(f"tensor: {what} must hold numbers (bool, int or float), got dtype {dtype}")
     return dtype

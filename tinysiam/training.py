@@ -7,8 +7,9 @@ from __future__ import annotations
 import argparse
 import math
 import signal
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -24,7 +25,7 @@ class NonFiniteLossError(RuntimeError):
 
 
 def resolve_device(choice: str) -> str:
-    """"auto" -> "cuda" when CuPy sees a GPU, else "cpu"; "cpu"/"cuda" pass through."""
+    """ "auto" -> "cuda" when CuPy sees a GPU, else "cpu"; "cpu"/"cuda" pass through."""
     if choice == "auto":
         return "cuda" if cuda_available() else "cpu"
     if choice not in DEVICES:
@@ -34,14 +35,31 @@ def resolve_device(choice: str) -> str:
 
 def add_run_arguments(parser: argparse.ArgumentParser, default_out: Path) -> None:
     """Add the flags every example shares: --seed, --device, --out, checkpoints, --no-show."""
-    parser.add_argument("--seed", type=int, default=0, help="seeds weights, pairs and any generated data (>= 0)")
-    parser.add_argument("--device", choices=("auto", *DEVICES), default="auto",
-                        help="auto: cuda when CuPy sees a GPU, else cpu")
-    parser.add_argument("--out", type=Path, default=default_out, help="folder for figures, metrics, checkpoints")
-    parser.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
-                        help="save a checkpoint every N iterations (0: only on Ctrl-C)")
-    parser.add_argument("--resume", type=Path, default=None, metavar="PATH", help="continue from a checkpoint")
-    parser.add_argument("--no-show", action="store_true", help="save the figures without opening windows")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seeds weights, pairs and any generated data (>= 0)"
+    )
+    parser.add_argument(
+        "--device",
+        choices=("auto", *DEVICES),
+        default="auto",
+        help="auto: cuda when CuPy sees a GPU, else cpu",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=default_out, help="folder for figures, metrics, checkpoints"
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="save a checkpoint every N iterations (0: only on Ctrl-C)",
+    )
+    parser.add_argument(
+        "--resume", type=Path, default=None, metavar="PATH", help="continue from a checkpoint"
+    )
+    parser.add_argument(
+        "--no-show", action="store_true", help="save the figures without opening windows"
+    )
 
 
 def check_run_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -54,14 +72,19 @@ def check_run_arguments(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error(f"--resume: no checkpoint file at {args.resume}")
 
 
-def outputs_in_batches(fn: Callable[[Tensor], Tensor], images: np.ndarray, device: str, batch: int) -> np.ndarray:
+def outputs_in_batches(
+    fn: Callable[[Tensor], Tensor], images: np.ndarray, device: str, batch: int
+) -> np.ndarray:
     """``fn`` applied to ``images`` (N, ...) ``batch`` at a time without a graph, as one host array.
 
     For embedding a whole data set: one forward over tens of thousands of images at once would
     hold all their activations. Put the model in ``eval()`` mode first.
     """
     with no_grad():
-        parts = [fn(tensor(images[i : i + batch], device=device)).numpy() for i in range(0, len(images), batch)]
+        parts = [
+            fn(tensor(images[i : i + batch], device=device)).numpy()
+            for i in range(0, len(images), batch)
+        ]
     return np.concatenate(parts)
 
 
@@ -74,7 +97,11 @@ def check_finite(loss: float, iteration: int, last_finite: float | None) -> None
     """Stop training at the first NaN or infinite loss, saying when and why it may have happened."""
     if math.isfinite(loss):
         return
-    last = f"{last_finite:.6g}" if last_finite is not None else "none (the first loss was already non-finite)"
+    last = (
+        f"{last_finite:.6g}"
+        if last_finite is not None
+        else "none (the first loss was already non-finite)"
+    )
     raise NonFiniteLossError(
         f"the loss became {loss} at iteration {iteration}; the last finite loss was {last}. "
         "Likely causes: a learning rate too high (try 10x lower), an unguarded loss (sqrt at distance 0, "
@@ -82,8 +109,15 @@ def check_finite(loss: float, iteration: int, last_finite: float | None) -> None
     )
 
 
-def save_training_state(path: Path, iteration: int, losses: list[float], model: Any, optimizer: Any, sampler: Any,
-                        seconds: float = 0.0) -> Path:
+def save_training_state(
+    path: Path,
+    iteration: int,
+    losses: list[float],
+    model: Any,
+    optimizer: Any,
+    sampler: Any,
+    seconds: float = 0.0,
+) -> Path:
     """Write model, optimiser, pair-sampler RNG, iteration, loss history and the training seconds
     so far to ``path`` atomically."""
     save(
@@ -98,7 +132,9 @@ def save_training_state(path: Path, iteration: int, losses: list[float], model: 
     return path
 
 
-def load_training_state(path: Path, model: Any, optimizer: Any, sampler: Any) -> tuple[int, list[float], float]:
+def load_training_state(
+    path: Path, model: Any, optimizer: Any, sampler: Any
+) -> tuple[int, list[float], float]:
     """Restore what :func:`save_training_state` wrote; returns (iteration, losses, seconds)."""
     state = load(path)
     model.load_state_dict(state["model"])

@@ -1,7 +1,7 @@
 """MkDocs hook: make the course's links to the library's source work on the built site too.
 
 The pages link source files relative to the repository, e.g. ``(../tinysiam/autograd.py)`` from
-``docs/02-autodiff.md``, so the links work wherever the Markdown is read as files. MkDocs only
+``docs/03-autodiff.md``, so the links work wherever the Markdown is read as files. MkDocs only
 knows the files inside ``docs/``, and in strict mode it rejects any other link. This hook adds
 every Python file of ``tinysiam/``, ``examples/``, ``benchmarks/`` and ``tests/`` to the site's
 files under the name such a link resolves to (``../tinysiam/autograd.py``), copied to
@@ -30,7 +30,9 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
             relative = path.relative_to(repository).as_posix()
             link_target = Path("..", relative).as_posix() if docs.parent == repository else relative
             # INCLUDED explicitly: a name starting with "." would otherwise count as a hidden file.
-            source = File.generated(config, link_target, abs_src_path=str(path), inclusion=InclusionLevel.INCLUDED)
+            source = File.generated(
+                config, link_target, abs_src_path=str(path), inclusion=InclusionLevel.INCLUDED
+            )
             source.dest_uri = f"{SITE_FOLDER}/{relative}"
             files.append(source)
     return files

@@ -13,6 +13,16 @@ from .pairs import PairSampler, all_pairs
 from .synthetic import synthetic_digits
 
 __all__ = [
-    "DataError", "OmniglotSplit", "all_pairs", "OneShotRun", "PairSampler", "load_mnist", "load_omniglot",
-    "load_omniglot_runs", "random_affine", "read_idx", "synthetic_digits", "tile_images",
+    "DataError",
+    "OmniglotSplit",
+    "all_pairs",
+    "OneShotRun",
+    "PairSampler",
+    "load_mnist",
+    "load_omniglot",
+    "load_omniglot_runs",
+    "random_affine",
+    "read_idx",
+    "synthetic_digits",
+    "tile_images",
 ]

@@ -55,7 +55,9 @@ def affine_parameters(
 
     cos, sin = np.cos(theta), np.sin(theta)
     turn = np.stack([np.stack([cos, sin], -1), np.stack([-sin, cos], -1)], -2)  # (n, 2, 2)
-    slant = np.stack([np.stack([np.ones(n), shears[:, 0]], -1), np.stack([shears[:, 1], np.ones(n)], -1)], -2)
+    slant = np.stack(
+        [np.stack([np.ones(n), shears[:, 0]], -1), np.stack([shears[:, 1], np.ones(n)], -1)], -2
+    )
     stretch = scales[:, :, None] * np.eye(2)  # diag(scale_x, scale_y)
     return turn @ slant @ stretch, shifts
 
@@ -86,7 +88,9 @@ def warp_affine(images: np.ndarray, matrices: np.ndarray, shifts: np.ndarray) ->
     ys, xs = np.mgrid[0:h, 0:w]
     out_points = np.stack([xs.ravel(), ys.ravel()], -1) - centre  # (H*W, 2) centred (x, y)
     inverse = np.linalg.inv(matrices)  # (N, 2, 2)
-    source = (out_points[None] - shifts[:, None]) @ inverse.transpose(0, 2, 1) + centre  # (N, H*W, 2)
+    source = (out_points[None] - shifts[:, None]) @ inverse.transpose(
+        0, 2, 1
+    ) + centre  # (N, H*W, 2)
 
     # Bilinear reads from the image padded by one zero pixel on every side.
     x = np.clip(source[..., 0], -1, w)
@@ -94,7 +98,9 @@ def warp_affine(images: np.ndarray, matrices: np.ndarray, shifts: np.ndarray) ->
     x0 = np.clip(np.floor(x), -1, w - 1).astype(np.intp)
     y0 = np.clip(np.floor(y), -1, h - 1).astype(np.intp)
     fx, fy = (x - x0).astype(images.dtype), (y - y0).astype(images.dtype)  # (N, H*W) in [0, 1]
-    padded = np.pad(images, ((0, 0), (0, 0), (1, 1), (1, 1))).reshape(n, c, -1)  # (N, C, (H+2)*(W+2))
+    padded = np.pad(images, ((0, 0), (0, 0), (1, 1), (1, 1))).reshape(
+        n, c, -1
+    )  # (N, C, (H+2)*(W+2))
     row = w + 2
     top_left = (y0 + 1) * row + (x0 + 1)  # (N, H*W) flat index into the padded image
 
@@ -131,5 +137,7 @@ def random_affine(
         >>> rng = np.random.default_rng(0)
         >>> distorted = random_affine(images, rng, translation=0.5)   # images: (180, 1, 28, 28)
     """
-    matrices, shifts = affine_parameters(len(images), rng, rotation, shear, scale, translation, probability)
+    matrices, shifts = affine_parameters(
+        len(images), rng, rotation, shear, scale, translation, probability
+    )
     return warp_affine(images, matrices, shifts)

@@ -55,5 +55,5 @@ def tile_images(
     out = np.full((rows * (height + pad) - pad, cols * (width + pad) - pad), pad_value, dtype=dtype)
     for k, image in enumerate(images):
         top, left = (k // cols) * (height + pad), (k % cols) * (width + pad)
-        out[top:top + height, left:left + width] = image
+        out[top : top + height, left : left + width] = image
     return out

@@ -36,17 +36,29 @@ SPLITS = {  # split -> (zip stem, md5 of the official zip, characters, images)
     "background": ("images_background", "68d2efa1b9178cc56df9314c21c6e718", 964, 19_280),
     "evaluation": ("images_evaluation", "6b91aef0f799c5bb55b94e3f2daec811", 659, 13_180),
     "background_small1": (
-        "images_background_small1", "e704a628b5459e08445c13499850abc4", 136, 2720
+        "images_background_small1",
+        "e704a628b5459e08445c13499850abc4",
+        136,
+        2720,
     ),
     "background_small2": (
-        "images_background_small2", "b75a71a51d3b13f821f212756fe481fd", 156, 3120
+        "images_background_small2",
+        "b75a71a51d3b13f821f212756fe481fd",
+        156,
+        3120,
     ),
 }
 RUNS_MD5 = "e8996daecdf12afeeb4a53a179f06b19"  # all_runs.zip
 RUN_WAYS = 20
 # What PIL and zipfile raise on damaged bytes (PIL reports a broken PNG chunk as SyntaxError).
 _DECODE_ERRORS = (
-    OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, zipfile.BadZipFile
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    zlib.error,
+    zipfile.BadZipFile,
 )
 
 Reader = Callable[[str], bytes]

@@ -33,7 +33,9 @@ class _Blocks:
         self.rank = np.empty_like(self.order)
         self.rank[self.order] = np.arange(len(block_of)) - self.first[block_of[self.order]]
 
-    def draw(self, rng: np.random.Generator, blocks: np.ndarray, skip: np.ndarray | None = None) -> np.ndarray:
+    def draw(
+        self, rng: np.random.Generator, blocks: np.ndarray, skip: np.ndarray | None = None
+    ) -> np.ndarray:
         """One random member of each block in ``blocks``.
 
         Args:
@@ -94,13 +96,17 @@ class PairSampler:
             )
         classes, class_of = np.unique(labels, return_inverse=True)
         if len(classes) < 2:
-            raise ValueError(f"pairs need at least 2 classes, got {len(classes)}: {classes[:5].tolist()}")
+            raise ValueError(
+                f"pairs need at least 2 classes, got {len(classes)}: {classes[:5].tolist()}"
+            )
         self.images = images
         self.rng = np.random.default_rng(seed)
         self._images_of = _Blocks(class_of)
         self._pairable = np.flatnonzero(self._images_of.count >= 2)  # classes with two images
         if len(self._pairable) == 0:
-            raise ValueError(f"similar pairs need a class with at least 2 images; all {len(classes)} classes have 1")
+            raise ValueError(
+                f"similar pairs need a class with at least 2 images; all {len(classes)} classes have 1"
+            )
 
         group_of_class = np.zeros(len(classes), dtype=np.intp)  # one group of all classes
         if within_group:
@@ -109,7 +115,9 @@ class PairSampler:
         self._classes_of = _Blocks(group_of_class)
         self._mixable = np.flatnonzero(self._classes_of.count[group_of_class] >= 2)  # has a partner
         if len(self._mixable) == 0:
-            raise ValueError("within_group=True needs a group with at least 2 classes; every group has 1")
+            raise ValueError(
+                "within_group=True needs a group with at least 2 classes; every group has 1"
+            )
 
     def sample_indices(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Draw ``n`` pairs as indices into ``images``, to build them on any array of the same length.
@@ -123,7 +131,9 @@ class PairSampler:
         similar = rng.random(n) < 0.5
         i1, i2 = np.empty(n, dtype=np.intp), np.empty(n, dtype=np.intp)
 
-        c = self._pairable[rng.integers(0, len(self._pairable), int(similar.sum()))]  # class per pair
+        c = self._pairable[
+            rng.integers(0, len(self._pairable), int(similar.sum()))
+        ]  # class per pair
         first = self._images_of.draw(rng, c)
         i1[similar], i2[similar] = first, self._images_of.draw(rng, c, skip=first)
 
@@ -157,7 +167,12 @@ class PairSampler:
         classes = np.flatnonzero(blocks.count >= per_class)
         if len(classes) < 2:
             raise ValueError(f"per_class={per_class}: fewer than 2 classes have that many images")
-        picks = [blocks.order[blocks.first[c] + self.rng.choice(blocks.count[c], per_class, replace=False)] for c in classes]
+        picks = [
+            blocks.order[
+                blocks.first[c] + self.rng.choice(blocks.count[c], per_class, replace=False)
+            ]
+            for c in classes
+        ]
         return np.concatenate(picks)
 
     def state_dict(self) -> dict[str, Any]:
@@ -183,7 +198,9 @@ def _group_of_class(groups: Any, class_of: np.ndarray, n: int) -> np.ndarray:
     group_of_class[class_of] = group_of
     split = np.flatnonzero(group_of_class[class_of] != group_of)
     if len(split):
-        raise ValueError(f"each class must lie in one group, but image {split[0]}'s class spans several groups")
+        raise ValueError(
+            f"each class must lie in one group, but image {split[0]}'s class spans several groups"
+        )
     return group_of_class
 
 

@@ -23,7 +23,7 @@ vectorised over a batch of images:
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 
 import matplotlib
 import numpy as np
@@ -34,12 +34,27 @@ from ..checks import check_int
 # Digit fonts bundled with matplotlib: sans, mono, serif and STIX in four weights/styles, and
 # five Computer Modern faces (roman, sans, typewriter, text italic, bold).
 _FONTS = (
-    "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf",
-    "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf",
-    "DejaVuSansMono-Oblique.ttf", "DejaVuSansMono-BoldOblique.ttf",
-    "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSerif-Italic.ttf", "DejaVuSerif-BoldItalic.ttf",
-    "STIXGeneral.ttf", "STIXGeneralBol.ttf", "STIXGeneralItalic.ttf", "STIXGeneralBolIta.ttf",
-    "cmr10.ttf", "cmss10.ttf", "cmtt10.ttf", "cmti10.ttf", "cmb10.ttf",
+    "DejaVuSans.ttf",
+    "DejaVuSans-Bold.ttf",
+    "DejaVuSans-Oblique.ttf",
+    "DejaVuSans-BoldOblique.ttf",
+    "DejaVuSansMono.ttf",
+    "DejaVuSansMono-Bold.ttf",
+    "DejaVuSansMono-Oblique.ttf",
+    "DejaVuSansMono-BoldOblique.ttf",
+    "DejaVuSerif.ttf",
+    "DejaVuSerif-Bold.ttf",
+    "DejaVuSerif-Italic.ttf",
+    "DejaVuSerif-BoldItalic.ttf",
+    "STIXGeneral.ttf",
+    "STIXGeneralBol.ttf",
+    "STIXGeneralItalic.ttf",
+    "STIXGeneralBolIta.ttf",
+    "cmr10.ttf",
+    "cmss10.ttf",
+    "cmtt10.ttf",
+    "cmti10.ttf",
+    "cmb10.ttf",
 )
 _CANVAS = 48  # side of the working canvas, in pixels
 _GLYPH = 30  # the longer side of a typed glyph on that canvas
@@ -55,7 +70,7 @@ def _is_bold(font: str) -> bool:
     return "Bol" in font or font == "cmb10.ttf"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _glyph_table() -> np.ndarray:
     """Every digit in every font, typed and centred on a blank canvas.
 
@@ -70,14 +85,20 @@ def _glyph_table() -> np.ndarray:
         for digit in range(10):
             big = Image.new("L", (240, 240), 0)
             ImageDraw.Draw(big).text(
-                (120, 120), str(digit), font=font, fill=255, anchor="mm", stroke_width=pen, stroke_fill=255
+                (120, 120),
+                str(digit),
+                font=font,
+                fill=255,
+                anchor="mm",
+                stroke_width=pen,
+                stroke_fill=255,
             )
             big = big.crop(big.getbbox())
             scale = _GLYPH / max(big.size)
             w, h = max(1, round(big.width * scale)), max(1, round(big.height * scale))
             small = np.asarray(big.resize((w, h), Image.LANCZOS), dtype=np.float32) / 255.0
             top, left = (_CANVAS - h) // 2, (_CANVAS - w) // 2
-            table[f, digit, top:top + h, left:left + w] = small
+            table[f, digit, top : top + h, left : left + w] = small
     return table
 
 
@@ -176,8 +197,12 @@ def _frame(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
     # Output sample u (in output pixels) reads the canvas at com + (u - centre - shift) / zoom.
     fine = (np.arange(_SIZE * _SUPER, dtype=np.float32) + 0.5) / _SUPER - 0.5 - (_SIZE - 1) / 2
-    ys = com_y[:, None, None] + (fine[None, :, None] - shift[0, :, None, None]) / zoom[:, None, None]
-    xs = com_x[:, None, None] + (fine[None, None, :] - shift[1, :, None, None]) / zoom[:, None, None]
+    ys = (
+        com_y[:, None, None] + (fine[None, :, None] - shift[0, :, None, None]) / zoom[:, None, None]
+    )
+    xs = (
+        com_x[:, None, None] + (fine[None, None, :] - shift[1, :, None, None]) / zoom[:, None, None]
+    )
     ys, xs = np.broadcast_arrays(ys, xs)
     sampled = _bilinear(canvas, ys, xs)
     return sampled.reshape(n, _SIZE, _SUPER, _SIZE, _SUPER).mean(axis=(2, 4))

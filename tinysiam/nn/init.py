@@ -36,14 +36,18 @@ def he_normal(shape: tuple[int, ...], fan_in: int, rng: np.random.Generator) -> 
     return weight.astype(np.float32)
 
 
-def narrow_normal(shape: tuple[int, ...], rng: np.random.Generator, std: float = NARROW_STD) -> np.ndarray:
+def narrow_normal(
+    shape: tuple[int, ...], rng: np.random.Generator, std: float = NARROW_STD
+) -> np.ndarray:
     """N(0, std^2) samples of ``shape``, float32 (std 0.01 by default)."""
     values = rng.standard_normal(shape)
     values *= std
     return values.astype(np.float32)
 
 
-def glorot_uniform(shape: tuple[int, ...], fan_in: int, fan_out: int, rng: np.random.Generator) -> np.ndarray:
+def glorot_uniform(
+    shape: tuple[int, ...], fan_in: int, fan_out: int, rng: np.random.Generator
+) -> np.ndarray:
     """U(-a, a) samples of ``shape``, a = sqrt(6 / (fan_in + fan_out)), float32."""
     limit = np.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-limit, limit, size=shape).astype(np.float32)
@@ -52,7 +56,9 @@ def glorot_uniform(shape: tuple[int, ...], fan_in: int, fan_out: int, rng: np.ra
 def check_init(name: str) -> str:
     """Return ``name`` if it is a known scheme, else raise a ValueError listing them."""
     if name not in INITS:
-        raise ValueError(f"unknown init {name!r}; valid ones are {', '.join(repr(n) for n in INITS)}")
+        raise ValueError(
+            f"unknown init {name!r}; valid ones are {', '.join(repr(n) for n in INITS)}"
+        )
     return name
 
 

@@ -1,22 +1,23 @@
 """The layers of the two reference networks, each a thin Module around one function of F.
 
-    Dense      y = x W^T + b                 x: (N, in)          -> (N, out)
-    Conv2d     cross-correlation + bias      x: (N, C, H, W)     -> (N, O, OH, OW)
-    MaxPool2d  max over windows              x: (N, C, H, W)     -> (N, C, OH, OW)
-    ReLU, Sigmoid                            elementwise
-    Flatten                                  x: (N, C, H, W)     -> (N, C*H*W)
-    Sequential                               layers applied in order
+Dense      y = x W^T + b                 x: (N, in)          -> (N, out)
+Conv2d     cross-correlation + bias      x: (N, C, H, W)     -> (N, O, OH, OW)
+MaxPool2d  max over windows              x: (N, C, H, W)     -> (N, C, OH, OW)
+ReLU, Sigmoid                            elementwise
+Flatten                                  x: (N, C, H, W)     -> (N, C*H*W)
+Sequential                               layers applied in order
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from .. import functional as F
 from ..checks import check_int
-from ..ops.conv import pair
+from ..ops.conv import height_width
 from ..random import resolve_rng
 from ..tensor import Tensor, check_float
 from .init import check_init, initial_parameters
@@ -46,16 +47,24 @@ class Dense(Module):
         (5, 1024)
     """
 
-    def __init__(self, in_features: int, out_features: int, init: str = "he", rng: np.random.Generator | None = None) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        init: str = "he",
+        rng: np.random.Generator | None = None,
+    ) -> None:
         _check_positive("Dense", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features, self.init = in_features, out_features, check_init(init)
-        weight, bias = initial_parameters(init, (out_features, in_features), in_features, out_features, resolve_rng(rng))
+        weight, bias = initial_parameters(
+            init, (out_features, in_features), in_features, out_features, resolve_rng(rng)
+        )
         self.weight = Parameter(weight)
         self.bias = Parameter(bias)
 
     def forward(self, x: Tensor) -> Tensor:
         _check_batch(self, x, ("N", self.in_features))
-        return F.linear(x, self.weight, self.bias)
+        return F.dense(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, init={self.init!r}"
@@ -96,13 +105,15 @@ class Conv2d(Module):
         rng: np.random.Generator | None = None,
     ) -> None:
         _check_positive("Conv2d", in_channels=in_channels, out_channels=out_channels)
-        kh, kw = pair(kernel_size, "Conv2d: kernel_size")
-        pair(stride, "Conv2d: stride")
-        pair(padding, "Conv2d: padding", minimum=0)
+        kh, kw = height_width(kernel_size, "Conv2d: kernel_size")
+        height_width(stride, "Conv2d: stride")
+        height_width(padding, "Conv2d: padding", minimum=0)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
         self.stride, self.padding, self.init = stride, padding, check_init(init)
         shape = (out_channels, in_channels, kh, kw)
-        weight, bias = initial_parameters(init, shape, in_channels * kh * kw, out_channels * kh * kw, resolve_rng(rng))
+        weight, bias = initial_parameters(
+            init, shape, in_channels * kh * kw, out_channels * kh * kw, resolve_rng(rng)
+        )
         self.weight = Parameter(weight)
         self.bias = Parameter(bias)
 
@@ -121,10 +132,12 @@ class Conv2d(Module):
 class MaxPool2d(Module):
     """Max over kernel_size windows, stride defaulting to kernel_size (x: (N, C, H, W))."""
 
-    def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None) -> None:
-        pair(kernel_size, "MaxPool2d: kernel_size")
+    def __init__(
+        self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None
+    ) -> None:
+        height_width(kernel_size, "MaxPool2d: kernel_size")
         if stride is not None:
-            pair(stride, "MaxPool2d: stride")
+            height_width(stride, "MaxPool2d: stride")
         self.kernel_size, self.stride = kernel_size, stride
 
     def forward(self, x: Tensor) -> Tensor:

@@ -19,8 +19,8 @@ network) is visited once, so each parameter is listed once and gets one entry in
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
-from typing import Any, Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -140,7 +140,9 @@ class Module:
         if device is not None:
             check_device(device)
         if dtype is not None and not np.issubdtype(np.dtype(dtype), np.floating):
-            raise TypeError(f"to(): parameters must stay floating point, got dtype {np.dtype(dtype)}")
+            raise TypeError(
+                f"to(): parameters must stay floating point, got dtype {np.dtype(dtype)}"
+            )
         for p in self.parameters():
             if dtype is not None and p.data.dtype != dtype:
                 p.data = p.data.astype(dtype)
@@ -167,9 +169,15 @@ class Module:
             ValueError: listing the missing, unexpected and mis-shaped entries (expected vs found shape).
         """
         if not isinstance(state, Mapping):
-            raise TypeError(f"load_state_dict into {type(self).__name__}: state must be a dict of arrays, got {type(state).__name__}")
+            raise TypeError(
+                f"load_state_dict into {type(self).__name__}: state must be a dict of arrays, got {type(state).__name__}"
+            )
         params = OrderedDict(self.named_parameters())
-        problems = [f"missing entry {name!r} (expected shape {p.shape})" for name, p in params.items() if name not in state]
+        problems = [
+            f"missing entry {name!r} (expected shape {p.shape})"
+            for name, p in params.items()
+            if name not in state
+        ]
         problems += [f"unexpected entry {name!r}" for name in state if name not in params]
         problems += [
             f"entry {name!r} has shape {tuple(np.shape(state[name]))}, expected {p.shape}"
@@ -179,7 +187,9 @@ class Module:
         if problems:
             raise ValueError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
         for name, p in params.items():
-            values = to_numpy(state[name]).astype(p.dtype, copy=False)  # numpy or cupy in, numpy here
+            values = to_numpy(state[name]).astype(
+                p.dtype, copy=False
+            )  # numpy or cupy in, numpy here
             p.data[...] = to_device(values, p.device)
 
     # ----- printing ------------------------------------------------------------------------

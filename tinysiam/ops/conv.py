@@ -39,10 +39,12 @@ COLUMN_BUDGET_BYTES = 128 * 2**20  # largest column matrix built at once (one ch
 # 128 rather than 64 MiB: W2 (16 images of 105x105) 0.90x the time per step, peak 762 -> 889 MB (paired runs)
 
 
-def pair(value: int | tuple[int, int], name: str, minimum: int = 1) -> tuple[int, int]:
+def height_width(value: int | tuple[int, int], name: str, minimum: int = 1) -> tuple[int, int]:
     """An int or a pair of ints (each >= ``minimum``) as a (height, width) pair."""
     values = value if isinstance(value, tuple) else (value, value)
-    if len(values) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
+    if len(values) != 2 or not all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values
+    ):
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
     if min(values) < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
@@ -54,7 +56,14 @@ def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def im2col(x_padded: Any, kh: int, kw: int, stride: tuple[int, int], out_hw: tuple[int, int], out: Any = None) -> Any:
+def im2col(
+    x_padded: Any,
+    kh: int,
+    kw: int,
+    stride: tuple[int, int],
+    out_hw: tuple[int, int],
+    out: Any = None,
+) -> Any:
     """Patches of x_padded (N, C, Hp, Wp) as columns: (C*kh*kw, N*OH*OW).
 
     ``out``: a flat buffer of at least C*kh*kw*N*OH*OW elements to build them in (the chunks of
@@ -64,15 +73,27 @@ def im2col(x_padded: Any, kh: int, kw: int, stride: tuple[int, int], out_hw: tup
     n, c = x_padded.shape[:2]
     (sh, sw), (oh, ow) = stride, out_hw
     size = c * kh * kw * n * oh * ow
-    cols = (out[:size] if out is not None else xp.empty(size, dtype=x_padded.dtype)).reshape(c, kh, kw, n, oh, ow)
-    x_cn = xp.ascontiguousarray(x_padded.transpose(1, 0, 2, 3))  # (C, N, Hp, Wp): the columns' axis order
+    cols = (out[:size] if out is not None else xp.empty(size, dtype=x_padded.dtype)).reshape(
+        c, kh, kw, n, oh, ow
+    )
+    x_cn = xp.ascontiguousarray(
+        x_padded.transpose(1, 0, 2, 3)
+    )  # (C, N, Hp, Wp): the columns' axis order
     for i in range(kh):
         for j in range(kw):
             cols[:, i, j] = x_cn[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw]  # (C, N, OH, OW)
     return cols.reshape(c * kh * kw, n * oh * ow)
 
 
-def col2im(cols: Any, x_padded_shape: tuple[int, ...], kh: int, kw: int, stride: tuple[int, int], out_hw: tuple[int, int], out: Any = None) -> Any:
+def col2im(
+    cols: Any,
+    x_padded_shape: tuple[int, ...],
+    kh: int,
+    kw: int,
+    stride: tuple[int, int],
+    out_hw: tuple[int, int],
+    out: Any = None,
+) -> Any:
     """The adjoint of im2col: add each column entry back onto its pixel of (N, C, Hp, Wp).
 
     ``cols`` is (C*kh*kw, OH*OW*N): im2col's columns with the batch moved to the innermost axis,
@@ -123,7 +144,9 @@ def _check_conv_inputs(x: Any, weight: Any, bias: Any) -> None:
     if x.ndim != 4:
         raise ValueError(f"conv2d: input must be (N, C, H, W), got shape {x.shape}")
     if weight.ndim != 4:
-        raise ValueError(f"conv2d: weight must be (out_channels, in_channels, kh, kw), got shape {weight.shape}")
+        raise ValueError(
+            f"conv2d: weight must be (out_channels, in_channels, kh, kw), got shape {weight.shape}"
+        )
     if x.shape[1] != weight.shape[1]:
         raise ValueError(
             f"conv2d: input has {x.shape[1]} channels but weight {weight.shape} expects {weight.shape[1]}"
@@ -132,14 +155,19 @@ def _check_conv_inputs(x: Any, weight: Any, bias: Any) -> None:
         raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), got {bias.shape}")
 
 
-class Conv2d(Function):
+class Conv2dOp(Function):
     """Cross-correlation of x (N, C, H, W) with weight (O, C, kh, kw), plus bias (O,): (N, O, OH, OW)."""
 
     @staticmethod
-    def forward(ctx: Context, x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0) -> Any:
+    def forward(
+        ctx: Context, x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0
+    ) -> Any:
         _check_conv_inputs(x, weight, bias)
         xp = get_array_module(x)
-        (sh, sw), (ph, pw) = pair(stride, "stride"), pair(padding, "padding", minimum=0)
+        (sh, sw), (ph, pw) = (
+            height_width(stride, "stride"),
+            height_width(padding, "padding", minimum=0),
+        )
         n, _, h, w = x.shape
         o, c, kh, kw = weight.shape
         oh, ow = output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
@@ -156,7 +184,9 @@ class Conv2d(Function):
         for chunk in chunks:
             cols = im2col(x_padded[chunk], kh, kw, (sh, sw), (oh, ow), out=buffer)
             out_chunk = (w_matrix @ cols).reshape(o, -1, oh, ow)
-            xp.add(out_chunk.transpose(1, 0, 2, 3), bias_4d, out=out[chunk])  # (N, O, OH, OW), one pass
+            xp.add(
+                out_chunk.transpose(1, 0, 2, 3), bias_4d, out=out[chunk]
+            )  # (N, O, OH, OW), one pass
         keep_cols = len(chunks) == 1 and ctx.needs_input_grad[1]  # for the weight gradient
         ctx.save_for_backward(x_padded, weight, cols if keep_cols else None)
         ctx.geometry = (sh, sw), (ph, pw), (oh, ow)
@@ -176,20 +206,40 @@ class Conv2d(Function):
         grad_w = xp.zeros_like(w_matrix) if need_w else None
         grad_x = xp.empty((n, c, h, w), dtype=grad.dtype) if need_x else None
         chunks = batch_chunks(n, c * kh * kw * oh * ow * x_padded.itemsize)
-        needs_buffer = need_x or (need_w and kept_cols is None)  # for the columns, then their gradient
-        buffer = column_buffer(xp, chunks, c * kh * kw * oh * ow, grad.dtype) if needs_buffer else None
-        padded_grad = column_buffer(xp, chunks, c * hp * wp, grad.dtype) if need_x else None  # col2im's (C, Hp, Wp, n)
+        needs_buffer = need_x or (
+            need_w and kept_cols is None
+        )  # for the columns, then their gradient
+        buffer = (
+            column_buffer(xp, chunks, c * kh * kw * oh * ow, grad.dtype) if needs_buffer else None
+        )
+        padded_grad = (
+            column_buffer(xp, chunks, c * hp * wp, grad.dtype) if need_x else None
+        )  # col2im's (C, Hp, Wp, n)
         for chunk in chunks:
             if need_w:
                 g = grad[chunk].transpose(1, 0, 2, 3).reshape(o, -1)  # (O, n*OH*OW), as the columns
-                cols = kept_cols if kept_cols is not None else im2col(x_padded[chunk], kh, kw, (sh, sw), (oh, ow), out=buffer)
+                cols = (
+                    kept_cols
+                    if kept_cols is not None
+                    else im2col(x_padded[chunk], kh, kw, (sh, sw), (oh, ow), out=buffer)
+                )
                 grad_w += (cols @ g.T).T
             if need_x:
-                g_last = grad[chunk].transpose(1, 2, 3, 0).reshape(o, -1)  # (O, OH*OW*n): batch innermost
-                grad_cols = xp.matmul(w_matrix.T, g_last, out=buffer[: c * kh * kw * g_last.shape[1]].reshape(c * kh * kw, -1))
-                sums = padded_grad[: c * hp * wp * (chunk.stop - chunk.start)].reshape(c, hp, wp, -1)
+                g_last = (
+                    grad[chunk].transpose(1, 2, 3, 0).reshape(o, -1)
+                )  # (O, OH*OW*n): batch innermost
+                grad_cols = xp.matmul(
+                    w_matrix.T,
+                    g_last,
+                    out=buffer[: c * kh * kw * g_last.shape[1]].reshape(c * kh * kw, -1),
+                )
+                sums = padded_grad[: c * hp * wp * (chunk.stop - chunk.start)].reshape(
+                    c, hp, wp, -1
+                )
                 sums.fill(0)
-                padded = col2im(grad_cols, x_padded[chunk].shape, kh, kw, (sh, sw), (oh, ow), out=sums)
+                padded = col2im(
+                    grad_cols, x_padded[chunk].shape, kh, kw, (sh, sw), (oh, ow), out=sums
+                )
                 grad_x[chunk] = padded[:, :, ph : ph + h, pw : pw + w]
         grads = (grad_x, grad_w.reshape(weight.shape) if need_w else None)
         if len(ctx.needs_input_grad) == 3:

@@ -19,7 +19,9 @@ def check_broadcastable(op_name: str, a: Any, b: Any) -> None:
     try:
         np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
-        raise ValueError(f"{op_name}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together") from None
+        raise ValueError(
+            f"{op_name}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together"
+        ) from None
 
 
 class Add(Function):
@@ -226,7 +228,7 @@ class Clip(Function):
         return (grad * inside,)
 
 
-class ReLU(Function):
+class ReLUOp(Function):
     """max(a, 0); d/da = 1 where a > 0, else 0."""
 
     @staticmethod
@@ -241,7 +243,7 @@ class ReLU(Function):
         return (grad * (out > 0),)
 
 
-class Sigmoid(Function):
+class SigmoidOp(Function):
     """s(a) = 1 / (1 + e^-a); d/da = s (1 - s).
 
     Computed from e = e^-|a|, which never overflows:

@@ -16,7 +16,9 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         if a.ndim < 2 or b.ndim < 2:
-            raise ValueError(f"matmul: both inputs need at least 2 dimensions, got shapes {a.shape} and {b.shape}")
+            raise ValueError(
+                f"matmul: both inputs need at least 2 dimensions, got shapes {a.shape} and {b.shape}"
+            )
         if a.shape[-1] != b.shape[-2]:
             raise ValueError(
                 f"matmul: inner dimensions differ: {a.shape} @ {b.shape} "
@@ -33,7 +35,7 @@ class MatMul(Function):
         return grad_a, grad_b
 
 
-class Linear(Function):
+class DenseOp(Function):
     """y = x W^T + b for x (N, in), W (out, in), b (out,): one dense layer in one op.
 
     Backward: dL/dx = g W, dL/dW = g^T x, dL/db = sum_n g, for g = dL/dy of shape (N, out).
@@ -44,13 +46,15 @@ class Linear(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, weight: Any, bias: Any = None) -> Any:
         if x.ndim != 2 or weight.ndim != 2:
-            raise ValueError(f"linear: x must be (N, in) and weight (out, in), got shapes {x.shape} and {weight.shape}")
+            raise ValueError(
+                f"dense: x must be (N, in) and weight (out, in), got shapes {x.shape} and {weight.shape}"
+            )
         if x.shape[1] != weight.shape[1]:
             raise ValueError(
-                f"linear: x has {x.shape[1]} features but weight {weight.shape} expects {weight.shape[1]}"
+                f"dense: x has {x.shape[1]} features but weight {weight.shape} expects {weight.shape[1]}"
             )
         if bias is not None and bias.shape != (weight.shape[0],):
-            raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+            raise ValueError(f"dense: bias must have shape ({weight.shape[0]},), got {bias.shape}")
         ctx.save_for_backward(x, weight)
         out = x @ weight.T
         if bias is not None:

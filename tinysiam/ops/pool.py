@@ -6,7 +6,7 @@ from typing import Any
 
 from ..autograd import Context, Function
 from ..backend import get_array_module
-from .conv import output_size, pair
+from .conv import height_width, output_size
 
 MAX_KERNEL = 256  # window offsets are stored as uint8
 
@@ -38,7 +38,9 @@ def running_max(views: list[Any]) -> tuple[Any, Any]:
     return best, index
 
 
-def send_to_winners(grad: Any, winner: Any, target: Any, axis: int, kernel: int, stride: int) -> None:
+def send_to_winners(
+    grad: Any, winner: Any, target: Any, axis: int, kernel: int, stride: int
+) -> None:
     """Adjoint of one running_max pass: target[.., o*stride + k, ..] gets grad[.., o, ..] where winner == k.
 
     Where windows overlap (stride < kernel) a position can win several windows and collects the
@@ -55,7 +57,7 @@ def send_to_winners(grad: Any, winner: Any, target: Any, axis: int, kernel: int,
             xp.multiply(grad, is_winner, out=part)
 
 
-class MaxPool2d(Function):
+class MaxPool2dOp(Function):
     """Max over kh x kw windows of x (N, C, H, W) moved by ``stride``; floor mode, no padding.
 
     Output (N, C, OH, OW) with OH = (H - kh) // stride + 1: a 21x21 map pooled 2x2 with stride 2
@@ -80,10 +82,12 @@ class MaxPool2d(Function):
     def forward(ctx: Context, x: Any, kernel_size: Any = 2, stride: Any = None) -> Any:
         if x.ndim != 4:
             raise ValueError(f"max_pool2d: input must be (N, C, H, W), got shape {x.shape}")
-        kh, kw = pair(kernel_size, "kernel_size")
-        sh, sw = pair(stride if stride is not None else kernel_size, "stride")
+        kh, kw = height_width(kernel_size, "kernel_size")
+        sh, sw = height_width(stride if stride is not None else kernel_size, "stride")
         if max(kh, kw) > MAX_KERNEL:
-            raise ValueError(f"max_pool2d: kernel_size must be at most {MAX_KERNEL}, got {(kh, kw)}")
+            raise ValueError(
+                f"max_pool2d: kernel_size must be at most {MAX_KERNEL}, got {(kh, kw)}"
+            )
         h, w = x.shape[2:]
         oh, ow = output_size(h, kh, sh, 0), output_size(w, kw, sw, 0)
         if oh < 1 or ow < 1:
@@ -102,7 +106,11 @@ class MaxPool2d(Function):
 
         def gradient_array(shape: tuple[int, ...], covered_once: bool) -> Any:
             # where the windows tile an axis exactly, every element is written: no need to zero
-            return xp.empty(shape, dtype=grad.dtype) if covered_once else xp.zeros(shape, dtype=grad.dtype)
+            return (
+                xp.empty(shape, dtype=grad.dtype)
+                if covered_once
+                else xp.zeros(shape, dtype=grad.dtype)
+            )
 
         (n, c, h, w), (oh, ow) = shape, grad.shape[2:]
         grad_rows = gradient_array((n, c, h, ow), covered_once=sh == kh and h == sh * oh)

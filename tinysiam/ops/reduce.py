@@ -17,11 +17,15 @@ def normalise_axis(axis: Axis, ndim: int, op_name: str) -> tuple[int, ...]:
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     for a in axes:
         if not -ndim <= a < ndim:
-            raise ValueError(f"{op_name}: axis {a} is out of range for a tensor with {ndim} dimensions")
+            raise ValueError(
+                f"{op_name}: axis {a} is out of range for a tensor with {ndim} dimensions"
+            )
     return tuple(sorted(a % ndim for a in axes))
 
 
-def _expand_reduced(grad: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> Any:
+def _expand_reduced(
+    grad: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool
+) -> Any:
     """Put the reduced axes back into ``grad`` as size-1 axes, ready to broadcast to ``shape``."""
     if keepdims:
         return grad
@@ -55,7 +59,9 @@ class Mean(Function):
         for i in ctx.axes:
             ctx.count *= a.shape[i]
         if ctx.count == 0:
-            raise ValueError(f"mean: cannot average over an empty axis of a tensor of shape {a.shape}")
+            raise ValueError(
+                f"mean: cannot average over an empty axis of a tensor of shape {a.shape}"
+            )
         return a.mean(axis=ctx.axes, keepdims=keepdims)
 
     @staticmethod
@@ -76,7 +82,11 @@ class Max(Function):
         out = a.max(axis=ctx.axes, keepdims=True)
         is_max = a == out
         ctx.save_for_backward(is_max / is_max.sum(axis=ctx.axes, keepdims=True).astype(a.dtype))
-        return out if keepdims else out.reshape([s for i, s in enumerate(a.shape) if i not in ctx.axes])
+        return (
+            out
+            if keepdims
+            else out.reshape([s for i, s in enumerate(a.shape) if i not in ctx.axes])
+        )
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any]:

@@ -6,7 +6,8 @@ each value came from.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,7 +27,9 @@ class Reshape(Function):
         try:
             return a.reshape(shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {tuple(shape)}") from None
+            raise ValueError(
+                f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {tuple(shape)}"
+            ) from None
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any]:
@@ -49,7 +52,9 @@ class Transpose(Function):
             axes = tuple(reversed(range(a.ndim)))
         order = tuple(x + a.ndim if x < 0 else x for x in axes)  # -1 is the last axis
         if sorted(order) != list(range(a.ndim)):
-            raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation of the {a.ndim} axes of shape {a.shape}")
+            raise ValueError(
+                f"transpose: axes {tuple(axes)} are not a permutation of the {a.ndim} axes of shape {a.shape}"
+            )
         ctx.inverse = tuple(int(i) for i in np.argsort(order))
         return a.transpose(order)
 
@@ -119,7 +124,9 @@ class Concatenate(Function):
             return get_array_module(arrays[0]).concatenate(arrays, axis=axis)
         except ValueError:
             shapes = [tuple(a.shape) for a in arrays]
-            raise ValueError(f"concatenate: shapes {shapes} must match except along axis {axis}") from None
+            raise ValueError(
+                f"concatenate: shapes {shapes} must match except along axis {axis}"
+            ) from None
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, ...]:
@@ -149,7 +156,9 @@ def _check_same_rank(op_name: str, arrays: Sequence[Any]) -> None:
         raise ValueError(f"{op_name}: needs at least one tensor")
     ranks = {a.ndim for a in arrays}
     if len(ranks) != 1:
-        raise ValueError(f"{op_name}: all tensors need the same number of dimensions, got {sorted(ranks)}")
+        raise ValueError(
+            f"{op_name}: all tensors need the same number of dimensions, got {sorted(ranks)}"
+        )
 
 
 def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
