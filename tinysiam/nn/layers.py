@@ -6,6 +6,10 @@ MaxPool2d  max over windows              x: (N, C, H, W)     -> (N, C, OH, OW)
 ReLU, Sigmoid                            elementwise
 Flatten                                  x: (N, C, H, W)     -> (N, C*H*W)
 Sequential                               layers applied in order
+
+Conv2d and MaxPool2d take ``impl="fast"`` (the default) or ``impl="reference"``, the op they
+run (see :mod:`tinysiam.reference`); :func:`tinysiam.reference.use_reference_ops` switches every
+one of a built network. ``impl`` is a setting, not a parameter: state dicts do not change.
 """
 
 from __future__ import annotations
@@ -79,10 +83,13 @@ class Conv2d(Module):
         stride, padding: an int or (height, width) pair; zero padding.
         init: "he" (default), "narrow-normal" or "glorot"; fan_in = in_channels * kh * kw.
         rng: as for :class:`Dense`.
+        impl: "fast" (default, :class:`tinysiam.ops.Conv2dOp`) or "reference"
+            (:class:`tinysiam.reference.ReferenceConv2dOp`); same values, same gradients.
 
     Attributes:
         weight: (out_channels, in_channels, kh, kw), float32.
         bias: (out_channels,), float32.
+        impl: the op the layer runs; may be changed at any time.
 
     Raises (when called):
         TypeError: x is not a float32 or float64 Tensor.
@@ -103,6 +110,8 @@ class Conv2d(Module):
         padding: int | tuple[int, int] = 0,
         init: str = "he",
         rng: np.random.Generator | None = None,
+        *,
+        impl: str = "fast",
     ) -> None:
         _check_positive("Conv2d", in_channels=in_channels, out_channels=out_channels)
         kh, kw = height_width(kernel_size, "Conv2d: kernel_size")
@@ -110,6 +119,7 @@ class Conv2d(Module):
         height_width(padding, "Conv2d: padding", minimum=0)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
         self.stride, self.padding, self.init = stride, padding, check_init(init)
+        self.impl = F.check_impl("Conv2d", impl)
         shape = (out_channels, in_channels, kh, kw)
         weight, bias = initial_parameters(
             init, shape, in_channels * kh * kw, out_channels * kh * kw, resolve_rng(rng)
@@ -119,32 +129,46 @@ class Conv2d(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         _check_batch(self, x, ("N", self.in_channels, "H", "W"))
-        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+        return F.conv2d(
+            x, self.weight, self.bias, stride=self.stride, padding=self.padding, impl=self.impl
+        )
 
     def extra_repr(self) -> str:
         k = self.kernel_size[0] if self.kernel_size[0] == self.kernel_size[1] else self.kernel_size
         return (
             f"{self.in_channels}, {self.out_channels}, kernel_size={k}, stride={self.stride}, "
-            f"padding={self.padding}, init={self.init!r}"
+            f"padding={self.padding}, init={self.init!r}" + _impl_repr(self.impl)
         )
 
 
 class MaxPool2d(Module):
-    """Max over kernel_size windows, stride defaulting to kernel_size (x: (N, C, H, W))."""
+    """Max over kernel_size windows, stride defaulting to kernel_size (x: (N, C, H, W)).
+
+    Args:
+        kernel_size, stride: an int or a (height, width) pair.
+        impl: "fast" (default, :class:`tinysiam.ops.MaxPool2dOp`) or "reference"
+            (:class:`tinysiam.reference.ReferenceMaxPool2dOp`); same values, same gradients.
+    """
 
     def __init__(
-        self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None
+        self,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] | None = None,
+        *,
+        impl: str = "fast",
     ) -> None:
         height_width(kernel_size, "MaxPool2d: kernel_size")
         if stride is not None:
             height_width(stride, "MaxPool2d: stride")
         self.kernel_size, self.stride = kernel_size, stride
+        self.impl = F.check_impl("MaxPool2d", impl)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.max_pool2d(x, self.kernel_size, self.stride)
+        return F.max_pool2d(x, self.kernel_size, self.stride, impl=self.impl)
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride if self.stride is not None else self.kernel_size}"
+        stride = self.stride if self.stride is not None else self.kernel_size
+        return f"kernel_size={self.kernel_size}, stride={stride}" + _impl_repr(self.impl)
 
 
 class ReLU(Module):
@@ -179,7 +203,9 @@ class Sequential(Module):
     """Layers applied one after the other; its parameters are named "0.weight", "0.bias", ...
 
     Example, the digits network of experiment 1:
-        >>> net = Sequential(Flatten(), Dense(784, 1024), ReLU(), Dense(1024, 1024), ReLU(), Dense(1024, 2))
+        >>> net = Sequential(
+        ...     Flatten(), Dense(784, 1024), ReLU(), Dense(1024, 1024), ReLU(), Dense(1024, 2)
+        ... )
         >>> net[1]
         Dense(784, 1024, init='he')
         >>> len(net)
@@ -220,15 +246,22 @@ def _check_batch(layer: Dense | Conv2d, x: Any, shape: tuple[int | str, ...]) ->
     """
     name = type(layer).__name__
     check_float(name, "x", x)
-    if x.ndim != len(shape) or any(isinstance(s, int) and s != n for s, n in zip(shape, x.shape)):
+    if x.ndim != len(shape) or any(
+        isinstance(s, int) and s != n for s, n in zip(shape, x.shape, strict=True)
+    ):
         raise ValueError(f"{name}: x must have shape ({', '.join(map(str, shape))}), got {x.shape}")
     if x.shape[0] == 0:
         raise ValueError(f"{name}: x is an empty batch, shape {x.shape}; give at least one example")
     if x.device != layer.weight.device:
         raise ValueError(
-            f"{name}: x is on {x.device!r} but the layer's parameters are on {layer.weight.device!r}; "
-            "move one of them with .to(device)"
+            f"{name}: x is on {x.device!r} but the layer's parameters are on "
+            f"{layer.weight.device!r}; move one of them with .to(device)"
         )
+
+
+def _impl_repr(impl: str) -> str:
+    """ ", impl='reference'" for a layer on the reference op; nothing for the default."""
+    return "" if impl == "fast" else f", impl={impl!r}"
 
 
 def _check_positive(layer: str, **sizes: int) -> None:

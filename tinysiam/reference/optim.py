@@ -1,0 +1,74 @@
+"""SGD and Adam as their formulas: one line per formula, on whole arrays.
+
+They take the same arguments, keep the same state and give the same updates (to rounding) as
+:class:`tinysiam.optim.SGD` and :class:`tinysiam.optim.Adam`, whose ``step`` is written for
+speed instead (cache-sized blocks, ``out=`` ufuncs, Adam's bias corrections folded into two
+scalars). Only ``step`` is new here; the constructor, the checks of the settings and
+``state_dict`` are the fast classes'.
+
+    opt = ReferenceAdam(net.parameters(), lr=1e-3)
+"""
+
+from __future__ import annotations
+
+from ..optim import SGD, Adam
+
+
+class ReferenceSGD(SGD):
+    """Stochastic gradient descent, with optional momentum (PyTorch's formulation).
+
+        without momentum:  p <- p - lr g
+        with momentum:     b <- momentum b + g   (b = 0 before the first step);   p <- p - lr b
+
+    Args:
+        params: the tensors to train, e.g. ``net.parameters()``.
+        lr: learning rate (> 0).
+        momentum: in [0, 1); 0 for plain gradient descent.
+    """
+
+    def step(self) -> None:
+        """One update of every parameter that has a gradient."""
+        for i, p in enumerate(self.params):
+            if p.grad is None:  # unused in this iteration
+                continue
+            state = self._buffers(i, ("momentum_buffer",) if self.momentum else ())
+            state["step"] = state.get("step", 0) + 1
+            if self.momentum:
+                state["momentum_buffer"] = self.momentum * state["momentum_buffer"] + p.grad
+                p.data -= self.lr * state["momentum_buffer"]
+            else:
+                p.data -= self.lr * p.grad
+
+
+class ReferenceAdam(Adam):
+    """Adam (Kingma and Ba, 2015) with bias correction, as ``torch.optim.Adam`` computes it.
+
+    At step t (counted per parameter, from 1), for each parameter p with gradient g:
+
+        m     <- b1 m + (1 - b1) g          first moment: a decaying mean of the gradients
+        v     <- b2 v + (1 - b2) g^2        second moment: a decaying mean of their squares
+        m_hat =  m / (1 - b1^t)             bias corrections: m and v start at 0, which pulls
+        v_hat =  v / (1 - b2^t)             early averages towards 0; this undoes it
+        p     <- p - lr m_hat / (sqrt(v_hat) + eps)
+
+    Args:
+        params: the tensors to train.
+        lr: learning rate (> 0).
+        betas: (b1, b2), each in [0, 1).
+        eps: added to the denominator (>= 0).
+    """
+
+    def step(self) -> None:
+        """One update of every parameter that has a gradient."""
+        b1, b2 = self.betas
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            state = self._buffers(i, ("m", "v"))
+            t = state["step"] = state.get("step", 0) + 1
+            g = p.grad
+            state["m"] = b1 * state["m"] + (1 - b1) * g
+            state["v"] = b2 * state["v"] + (1 - b2) * g**2
+            m_hat = state["m"] / (1 - b1**t)
+            v_hat = state["v"] / (1 - b2**t)
+            p.data -= self.lr * m_hat / (v_hat**0.5 + self.eps)
