@@ -112,6 +112,32 @@ def test_blocks_are_found() -> None:
     ]
 
 
+def mkdocs_build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
+    """``mkdocs build --strict`` as the tests run it: no ``--quiet``, which would drop the
+    warnings before strict mode counts them, and so let a broken link pass."""
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d"]
+    return subprocess.run(
+        [*command, str(site)],
+        cwd=config.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_strict_build_fails_on_a_warning(tmp_path: Path) -> None:
+    """The build command itself can fail: one broken link in a one-page site aborts it."""
+    pytest.importorskip("mkdocs", reason="mkdocs is not installed")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text("# Home\n\n[missing](missing.md)\n")
+    (tmp_path / "mkdocs.yml").write_text("site_name: broken\n")
+    result = mkdocs_build(tmp_path / "mkdocs.yml", tmp_path / "site")
+    assert result.returncode != 0, "a link to a missing page did not stop the strict build"
+    assert "missing.md" in result.stderr + result.stdout
+
+
 def test_site_builds_strict(tmp_path: Path) -> None:
     for module in (
         "mkdocs",
@@ -123,25 +149,8 @@ def test_site_builds_strict(tmp_path: Path) -> None:
         pytest.importorskip(
             module, reason="the docs packages are not installed (mkdocs, mkdocs-material, ...)"
         )
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mkdocs",
-            "build",
-            "--strict",
-            "--quiet",
-            "-d",
-            str(tmp_path / "site"),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, (
-        f"mkdocs build --strict failed:\n{result.stdout}\n{result.stderr}"
-    )
+    result = mkdocs_build(ROOT / "mkdocs.yml", tmp_path / "site")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"mkdocs build --strict failed:\n{output}"
+    assert "WARNING" not in output, f"mkdocs build warned:\n{output}"
     assert (tmp_path / "site" / "source" / "tinysiam" / "autograd.py").exists()
