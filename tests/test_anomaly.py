@@ -89,8 +89,8 @@ def test_off_means_no_checks_run(monkeypatch) -> None:
     def fail(*args):
         raise AssertionError("a check ran outside detect_anomaly()")
 
-    for name in ("check_forward", "check_backward", "call_site"):
-        monkeypatch.setattr(autograd, name, fail)
+    for name in ("after_forward", "check_forward", "check_backward", "call_site"):
+        monkeypatch.setattr(ts.anomaly, name, fail)
     x = ts.tensor(np.ones((2, 3)), requires_grad=True)
     (x * x).sum().backward()
     assert x.grad is not None

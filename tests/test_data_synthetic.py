@@ -59,7 +59,17 @@ def test_nearest_class_mean_is_well_above_chance_but_not_perfect():
     assert 0.5 < accuracy < 0.8
 
 
-@pytest.mark.parametrize("n", [0, -3, 2.5, "10", True, None])
-def test_bad_n_raises(n):
-    with pytest.raises(ValueError, match="n must be a positive int"):
+@pytest.mark.parametrize(
+    "n, error",
+    [
+        (0, ValueError),
+        (-3, ValueError),
+        (2.5, TypeError),
+        ("10", TypeError),
+        (True, TypeError),
+        (None, TypeError),
+    ],
+)
+def test_bad_n_raises(n, error):
+    with pytest.raises(error, match="n must be a positive int"):
         synthetic_digits(n)

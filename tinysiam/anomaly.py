@@ -22,9 +22,12 @@ import contextlib
 import os
 import traceback
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backend import get_array_module
+
+if TYPE_CHECKING:
+    from .autograd import Node
 
 
 class AnomalyError(FloatingPointError):
@@ -64,6 +67,17 @@ def is_anomaly_enabled() -> bool:
     return AnomalyMode.enabled
 
 
+def after_forward(op_name: str, inputs: Sequence[Any], output: Any, node: Node | None) -> None:
+    """What ``Function.apply`` does in anomaly mode once an op has run.
+
+    Checks the op's output (:func:`check_forward`) and, when the op was recorded in the graph,
+    notes on its node where it was run, so that a failure in the backward pass can name that line.
+    """
+    check_forward(op_name, inputs, output)
+    if node is not None:
+        node.created_at = call_site()
+
+
 def check_forward(op_name: str, inputs: Sequence[Any], output: Any) -> None:
     """Raise an AnomalyError if ``output`` (the op's result) holds NaN or inf.
 
@@ -77,13 +91,15 @@ def check_forward(op_name: str, inputs: Sequence[Any], output: Any) -> None:
     bad_inputs = [str(i) for i, t in enumerate(inputs) if not _all_finite(t.data)]
     if bad_inputs:
         cause = (
-            f"but input {', '.join(bad_inputs)} already held NaN or inf, so it came from before this op: "
+            f"but input {', '.join(bad_inputs)} already held NaN or inf, "
+            "so it came from before this op: "
             "the input data, a parameter, or a tensor made outside detect_anomaly()"
         )
     else:
         cause = f"from finite inputs {_shapes(t.data for t in inputs)}"
     raise AnomalyError(
-        f"{op_name} forward produced {_describe(output)} in its output {tuple(output.shape)} {cause}"
+        f"{op_name} forward produced {_describe(output)} "
+        f"in its output {tuple(output.shape)} {cause}"
     )
 
 
@@ -116,9 +132,10 @@ def check_backward(
 
 
 def call_site() -> str:
-    """Where an op was run: the innermost line outside the engine, and the caller's line outside tinysiam.
+    """Where an op was run: the innermost line outside the engine, and the caller outside tinysiam.
 
-    E.g. "tinysiam/losses.py:75 in contrastive_loss (d = d_squared.sqrt()), called from train.py:40".
+    E.g. "tinysiam/losses.py:75 in contrastive_loss (d = d_squared.sqrt()),
+    called from train.py:40".
     """
     package = os.path.dirname(os.path.abspath(__file__))
     engine = {os.path.join(package, name) for name in ("autograd.py", "tensor.py", "anomaly.py")}
@@ -138,7 +155,7 @@ def call_site() -> str:
 
 
 def _all_finite(array: Any) -> bool:
-    """True unless a float ``array`` holds NaN or inf (integer and bool arrays always are finite)."""
+    """True unless a float ``array`` holds NaN or inf (integer and bool arrays always are)."""
     xp = get_array_module(array)
     return not xp.issubdtype(array.dtype, xp.inexact) or bool(xp.isfinite(array).all())
 

@@ -27,8 +27,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .anomaly import AnomalyMode, call_site, check_backward, check_forward
+from . import anomaly
 from .backend import get_array_module
+from .checks import check_op_inputs
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -78,6 +79,12 @@ class Context:
         """Keep ``arrays`` for the backward pass (and nothing else by accident)."""
         self.saved_tensors = arrays
 
+    if TYPE_CHECKING:  # tell the type checker that forward may set any attribute on ctx
+
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
 
 @dataclass(eq=False)
 class Node:
@@ -93,7 +100,7 @@ class Node:
 class Function:
     """Base class of differentiable ops. Subclass it and define the two static methods.
 
-    Example, f(x) = x^3 (the docs' page 9 builds ops like this):
+    Example, f(x) = x^3 (the docs' page 4 builds ops like this):
         >>> class Cube(tinysiam.Function):
         ...     @staticmethod
         ...     def forward(ctx, x):
@@ -119,7 +126,7 @@ class Function:
         """Run the op on tensors; record it in the graph when a gradient is wanted."""
         from .tensor import Tensor
 
-        _check_same_device(cls.__name__, inputs)
+        check_op_inputs(cls.__name__, inputs)  # one device, one floating dtype
         needs_grad = tuple(t.requires_grad for t in inputs)
         record = _GradMode.enabled and any(needs_grad)
         ctx = Context(needs_grad)
@@ -127,20 +134,9 @@ class Function:
         out = Tensor._from_op(data, requires_grad=record)
         if record:
             out._node = Node(cls, ctx, inputs)
-        if AnomalyMode.enabled:  # opt-in NaN/inf checks, see tinysiam.anomaly
-            check_forward(cls.__name__, inputs, data)
-            if record:
-                out._node.created_at = call_site()
+        if anomaly.AnomalyMode.enabled:  # opt-in NaN/inf checks, see tinysiam.anomaly
+            anomaly.after_forward(cls.__name__, inputs, data, out._node)
         return out
-
-
-def _check_same_device(op_name: str, inputs: tuple[Tensor, ...]) -> None:
-    devices = {t.device for t in inputs}
-    if len(devices) > 1:
-        described = ", ".join(f"input {i} on {t.device!r}" for i, t in enumerate(inputs))
-        raise ValueError(
-            f"{op_name}: all inputs must be on one device, got {described}; move them with .to(device)"
-        )
 
 
 def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
@@ -180,47 +176,50 @@ def backward(output: Tensor, grad: Any = None, retain_graph: bool = False) -> No
                 "pass grad= with the output's shape"
             )
         grad = xp.ones_like(output.data)
-    grad = xp.asarray(
-        grad, dtype=output.dtype
-    )  # on the output's device, in its dtype (no float64 creep)
+    grad = xp.asarray(grad, dtype=output.dtype)  # the output's device and dtype (no float64 creep)
     if grad.shape != output.shape:
         raise ValueError(
             f"backward(): grad has shape {grad.shape}, expected the output's shape {output.shape}"
         )
 
-    grads = {id(output): grad}
+    grads = {id(output): grad}  # d(output)/d(tensor), keyed by id(tensor)
     for tensor in reversed(_topological_order(output)):
         g = grads.pop(id(tensor), None)
         if g is None:
             continue
         node = tensor._node
-        if (
-            node is None
-        ):  # a leaf: accumulate (into an array of its own, never a shared or read-only view)
+        if node is None:  # a leaf: accumulate into an array of its own (never a shared view)
             tensor.grad = g.copy() if tensor.grad is None else tensor.grad + g
             continue
-        if node.released:
-            raise RuntimeError(
-                "backward() through a graph that was already used and released; "
-                "call backward(retain_graph=True) the first time to go through it twice"
-            )
-        input_grads = node.function.backward(node.ctx, g)
-        if len(input_grads) != len(node.inputs):
-            raise RuntimeError(
-                f"{node.function.__name__}.backward returned {len(input_grads)} gradients "
-                f"for {len(node.inputs)} inputs"
-            )
-        if AnomalyMode.enabled:
-            check_backward(node.function.__name__, node.inputs, g, input_grads, node.created_at)
-        for parent, parent_grad in zip(node.inputs, input_grads):
+        for parent, parent_grad in zip(node.inputs, _input_grads(node, g), strict=True):
             if parent_grad is None or not parent.requires_grad:
                 continue
             parent_grad = unbroadcast(parent_grad, parent.shape)
             key = id(parent)
             grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
-        if not retain_graph:
+        if not retain_graph:  # free the saved arrays as soon as they are used
             node.ctx.saved_tensors = ()
             node.released = True
+
+
+def _input_grads(node: Node, grad: Any) -> tuple[Any, ...]:
+    """Run ``node``'s backward rule on ``grad``: one gradient (or None) per input of the op."""
+    if node.released:
+        raise RuntimeError(
+            "backward() through a graph that was already used and released; "
+            "call backward(retain_graph=True) the first time to go through it twice"
+        )
+    input_grads = node.function.backward(node.ctx, grad)
+    if len(input_grads) != len(node.inputs):
+        raise RuntimeError(
+            f"{node.function.__name__}.backward returned {len(input_grads)} gradients "
+            f"for {len(node.inputs)} inputs"
+        )
+    if anomaly.AnomalyMode.enabled:
+        anomaly.check_backward(
+            node.function.__name__, node.inputs, grad, input_grads, node.created_at
+        )
+    return input_grads
 
 
 def _topological_order(output: Tensor) -> list[Tensor]:

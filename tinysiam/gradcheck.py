@@ -7,7 +7,8 @@ random array of f's output shape) must match the central difference
 
 whose error is O(eps^2). It is computed in float64: in float32 the rounding error of s, about
 1e-7 |s| / eps, would swamp the comparison. Inputs with many elements are checked along random
-directions u instead of every e_i (the directional derivative <grad, u>), as PyTorch's fast mode does.
+directions u instead of every e_i (the directional derivative <grad, u>), as PyTorch's fast mode
+does.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def gradcheck(
     analytic = {
         i: to_numpy(inputs[i].grad) if inputs[i].grad is not None else None for i in checked
     }
-    for t, grad in zip(tensors, callers_grads):
+    for t, grad in zip(tensors, callers_grads, strict=True):
         t.grad = grad
 
     def scalar(replaced_index: int, values: np.ndarray) -> float:

@@ -51,6 +51,7 @@ def resolve_rng(rng: np.random.Generator | None) -> np.random.Generator:
         return default_generator()
     if not isinstance(rng, np.random.Generator):
         raise TypeError(
-            f"rng must be a numpy.random.Generator (e.g. np.random.default_rng(0)) or None, got {type(rng).__name__}"
+            "rng must be a numpy.random.Generator (e.g. np.random.default_rng(0)) or None, "
+            f"got {type(rng).__name__}"
         )
     return rng

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
 
 from . import autograd
 from .backend import array_module, check_device, device_of, get_array_module, to_device, to_numpy
+from .checks import check_broadcastable, check_op_inputs
+from .checks import check_float as check_float  # re-exported: layers and losses import it here
 
 _FLOAT_DEFAULT = np.float32  # Python floats become float32, the training precision
 
@@ -31,13 +34,16 @@ class Tensor:
         array([[2., 4.]], dtype=float32)
     """
 
-    __array_priority__ = 100  # so that `ndarray * Tensor` calls Tensor.__rmul__
+    # Above CuPy's 100 (NumPy's is 0): `array * Tensor` then calls Tensor.__rmul__ for numpy and
+    # cupy arrays alike, since CuPy hands an operator over only to a strictly higher priority.
+    __array_priority__ = 1000
 
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
         xp = get_array_module(data)
         if not isinstance(data, xp.ndarray):
             raise TypeError(
-                f"Tensor wraps a numpy or cupy array, got {type(data).__name__}; use tinysiam.tensor()"
+                f"Tensor wraps a numpy or cupy array, got {type(data).__name__}; "
+                "use tinysiam.tensor()"
             )
         if requires_grad and not xp.issubdtype(data.dtype, xp.floating):
             raise TypeError(f"only floating-point tensors can require grad, got dtype {data.dtype}")
@@ -79,6 +85,27 @@ class Tensor:
     def __len__(self) -> int:
         return len(self.data)
 
+    # ----- Python's number protocols: one-element tensors as numbers ----------------------------
+    def __float__(self) -> float:
+        return float(self._one_element("float()"))
+
+    def __int__(self) -> int:
+        return int(self._one_element("int()"))
+
+    def __bool__(self) -> bool:
+        """The truth of a one-element tensor; a mask of several elements is ambiguous."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous; "
+                "reduce the mask first, e.g. bool((a > b).numpy().all())"
+            )
+        return bool(self.data.item())
+
+    def _one_element(self, what: str) -> float | int:
+        if self.data.size != 1:
+            raise ValueError(f"{what} needs a tensor with one element, got shape {self.shape}")
+        return self.data.item()
+
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
         device = f", device={self.device!r}" if self.device != "cpu" else ""
@@ -91,9 +118,7 @@ class Tensor:
 
     def item(self) -> float | int:
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.item()
+        return self._one_element("item()")
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph (no grad flows back through it)."""
@@ -124,7 +149,9 @@ class Tensor:
         """A Python number or array as a constant tensor of self's dtype and device."""
         if isinstance(other, Tensor):
             return other
-        xp = get_array_module(self.data)
+        xp = get_array_module(other)  # a cupy array stays on its device (the op names a mismatch)
+        if xp is np:
+            xp = get_array_module(self.data)
         return Tensor(xp.asarray(other, dtype=self.dtype))
 
     def __add__(self, other: Any) -> Tensor:
@@ -160,6 +187,9 @@ class Tensor:
     def __neg__(self) -> Tensor:
         return ops.Neg.apply(self)
 
+    def __abs__(self) -> Tensor:
+        return ops.Abs.apply(self)
+
     def __matmul__(self, other: Tensor) -> Tensor:
         return ops.MatMul.apply(self, self._lift(other))
 
@@ -168,6 +198,40 @@ class Tensor:
 
     def __getitem__(self, index: Any) -> Tensor:
         return ops.GetItem.apply(self, index=ops.normalise_index(index))
+
+    # ----- comparisons: masks, outside the graph ------------------------------------------------
+    # ``a < b`` is a bool tensor of the broadcast shape that requires no grad (a comparison is
+    # a step function: its derivative is 0 wherever it exists). Use it to select or weight:
+    # ``x * (x > 0)``, ``x[x > 0]``. Like PyTorch and NumPy, ``==`` and ``!=`` compare
+    # elementwise too; a tensor still hashes by identity, so it can key a dict or sit in a set.
+    __hash__ = object.__hash__
+
+    def _compare(self, other: Any, op_name: str) -> Any:
+        xp = get_array_module(self.data)
+        if not isinstance(other, Tensor | numbers.Real | xp.ndarray):
+            return NotImplemented
+        other = self._lift(other)
+        check_op_inputs(op_name, (self, other))
+        check_broadcastable(op_name, self.data, other.data)
+        return Tensor(getattr(xp, op_name)(self.data, other.data))
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(other, "less")
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(other, "less_equal")
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(other, "greater")
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(other, "greater_equal")
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, "equal")
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, "not_equal")
 
     # ----- elementwise and reductions as methods ----------------------------------------------
     def exp(self) -> Tensor:
@@ -193,6 +257,16 @@ class Tensor:
 
     def clip(self, low: float | None = None, high: float | None = None) -> Tensor:
         return ops.Clip.apply(self, low=low, high=high)
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A copy in ``dtype``; between float dtypes the gradient flows back, cast to self's.
+
+        Example: ``weight.astype("float32")`` before mixing it with float32 inputs.
+        """
+        dtype = _numeric_dtype(dtype, "dtype")
+        if dtype.kind != "f":  # integer and bool tensors cannot carry a gradient
+            return Tensor(self.data.astype(dtype))
+        return ops.Cast.apply(self, dtype=dtype)
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
@@ -253,34 +327,14 @@ def tensor(
     return Tensor(array, requires_grad=requires_grad)
 
 
-def check_float(where: str, name: str, x: Any) -> Tensor:
-    """Return ``x`` if it is a float32 or float64 Tensor, the dtypes layers and losses compute in.
-
-    Raises:
-        TypeError: naming ``where`` (e.g. "Dense") and ``name`` (e.g. "x") when x is not a Tensor
-            (a numpy array, say) or has another dtype (integer images, float16).
-    """
-    if not isinstance(x, Tensor):
-        raise TypeError(
-            f"{where}: {name} must be a Tensor, got {type(x).__name__}; wrap arrays with tinysiam.tensor(...)"
-        )
-    if x.dtype not in (np.float32, np.float64):
-        hint = (
-            "; integer images? convert them with images.astype(np.float32) / 255"
-            if x.dtype.kind in "biu"
-            else ""
-        )
-        raise TypeError(f"{where}: {name} must be float32 or float64, got {x.dtype}{hint}")
-    return x
-
-
 def _from_python(data: Any) -> np.ndarray:
     """A number or nested list as a numpy array, with a clear error for ragged lists."""
     try:
         return np.asarray(data)
     except ValueError:
         raise ValueError(
-            f"tensor: data must be a number or a rectangular nested list (rows of equal length), got ragged {_short(data)}"
+            "tensor: data must be a number or a rectangular nested list (rows of equal length), "
+            f"got ragged {_short(data)}"
         ) from None
 
 

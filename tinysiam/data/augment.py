@@ -1,4 +1,5 @@
-"""Random affine distortions of image batches, the augmentation of Koch, Zemel and Salakhutdinov (2015).
+"""Random affine distortions of image batches: the augmentation of Koch, Zemel and Salakhutdinov
+(2015).
 
 Each image gets its own 2x2 matrix A and shift t, mapping an input point p (pixel coordinates
 centred on the image, x to the right, y down) to the output point
@@ -82,7 +83,8 @@ def warp_affine(images: np.ndarray, matrices: np.ndarray, shifts: np.ndarray) ->
     n, c, h, w = images.shape
     if matrices.shape != (n, 2, 2) or shifts.shape != (n, 2):
         raise ValueError(
-            f"warp_affine: need (N, 2, 2) matrices and (N, 2) shifts for N = {n}, got {matrices.shape} and {shifts.shape}"
+            f"warp_affine: need (N, 2, 2) matrices and (N, 2) shifts for N = {n}, "
+            f"got {matrices.shape} and {shifts.shape}"
         )
     centre = np.array([(w - 1) / 2, (h - 1) / 2])
     ys, xs = np.mgrid[0:h, 0:w]

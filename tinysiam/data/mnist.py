@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tinysiam.data.errors import DataError
-from tinysiam.data.idx import parse_idx, read_bytes
-from tinysiam.data.sources import RemoteFile, fetch
+from .errors import DataError
+from .idx import parse_idx, read_bytes
+from .sources import RemoteFile, fetch
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",

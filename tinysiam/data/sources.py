@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from tinysiam.data.errors import DataError
+from .errors import DataError
 
 TIMEOUT_S = 5.0  # per connection attempt and per read; an offline machine gives up within seconds
 _DOWNLOAD_ERRORS = (OSError, ValueError, EOFError, zlib.error, http.client.HTTPException)

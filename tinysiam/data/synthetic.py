@@ -96,7 +96,9 @@ def _glyph_table() -> np.ndarray:
             big = big.crop(big.getbbox())
             scale = _GLYPH / max(big.size)
             w, h = max(1, round(big.width * scale)), max(1, round(big.height * scale))
-            small = np.asarray(big.resize((w, h), Image.LANCZOS), dtype=np.float32) / 255.0
+            small = (
+                np.asarray(big.resize((w, h), Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
+            )
             top, left = (_CANVAS - h) // 2, (_CANVAS - w) // 2
             table[f, digit, top : top + h, left : left + w] = small
     return table
@@ -183,7 +185,7 @@ def _frame(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """
     n = len(canvas)
     ink = canvas > 0.3
-    rows, cols = ink.any(axis=2), ink.any(axis=1)  # (N, S) each
+    rows, cols = np.any(ink, axis=2), np.any(ink, axis=1)  # (N, S) each: rows, columns with ink
     height = _CANVAS - rows[:, ::-1].argmax(1) - rows.argmax(1)
     width = _CANVAS - cols[:, ::-1].argmax(1) - cols.argmax(1)
     box = rng.uniform(17.0, 20.0, n)  # the longer side of the digit, in output pixels

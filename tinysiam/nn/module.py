@@ -78,7 +78,7 @@ class Module:
             yield from _flatten(name, value)
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """(dotted name, module) for this module (named "") and every submodule, each module once."""
+        """(dotted name, module) for this module (named "") and every submodule, each once."""
         seen: set[int] = set()
         stack: list[tuple[str, Module]] = [(prefix, self)]
         while stack:
@@ -166,11 +166,13 @@ class Module:
 
         Raises:
             TypeError: ``state`` is not a dict.
-            ValueError: listing the missing, unexpected and mis-shaped entries (expected vs found shape).
+            ValueError: listing the missing, unexpected and mis-shaped entries (expected vs
+                found shape).
         """
         if not isinstance(state, Mapping):
             raise TypeError(
-                f"load_state_dict into {type(self).__name__}: state must be a dict of arrays, got {type(state).__name__}"
+                f"load_state_dict into {type(self).__name__}: state must be a dict of arrays, "
+                f"got {type(state).__name__}"
             )
         params = OrderedDict(self.named_parameters())
         problems = [

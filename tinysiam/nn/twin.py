@@ -50,12 +50,13 @@ class Twin(Module):
         """Embed one batch with branch 0 (the first input's network) or 1 (the second's)."""
         if branch not in (0, 1):
             raise ValueError(f"Twin.embed: branch must be 0 or 1, got {branch!r}")
-        net = self.other if branch == 1 and not self.shared else self.branch
-        return net(x)
+        if branch == 1 and self.other is not None:
+            return self.other(x)
+        return self.branch(x)
 
     def forward(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, Tensor]:
         """x1: (N1, ...), x2: (N2, ...) -> (embedding of x1, embedding of x2)."""
-        if not self.shared:
+        if self.other is not None:  # separate weights
             return self.branch(x1), self.other(x2)
         if x1.shape[1:] != x2.shape[1:]:  # cannot share a batch: embed them one at a time
             return self.branch(x1), self.branch(x2)

@@ -4,6 +4,7 @@ from .conv import Conv2dOp
 from .elementwise import (
     Abs,
     Add,
+    Cast,
     Clip,
     Div,
     Exp,
@@ -36,6 +37,7 @@ from .shape import (
 __all__ = [
     "Abs",
     "Add",
+    "Cast",
     "Clip",
     "Concatenate",
     "Conv2dOp",

@@ -8,20 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ..autograd import Context, Function
 from ..backend import get_array_module
-
-
-def check_broadcastable(op_name: str, a: Any, b: Any) -> None:
-    """Raise a ValueError naming both shapes when ``a`` and ``b`` do not broadcast together."""
-    try:
-        np.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
-        raise ValueError(
-            f"{op_name}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together"
-        ) from None
+from ..checks import check_broadcastable
 
 
 class Add(Function):
@@ -188,7 +177,10 @@ class Abs(Function):
 
 
 class Maximum(Function):
-    """Elementwise max(a, b); the gradient goes to the larger input (to ``a`` on ties)."""
+    """Elementwise max(a, b); the gradient goes to the larger input, to ``a`` on a tie.
+
+    The tie rule of every max in tinysiam: the first winner takes the whole gradient.
+    """
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
@@ -203,6 +195,19 @@ class Maximum(Function):
         grad_a = grad * a_wins if ctx.needs_input_grad[0] else None
         grad_b = grad * ~a_wins if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
+
+
+class Cast(Function):
+    """a in another float dtype; the gradient is cast back to a's dtype."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, dtype: Any) -> Any:
+        ctx.dtype = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any]:
+        return (grad.astype(ctx.dtype),)
 
 
 class Clip(Function):

@@ -17,7 +17,8 @@ class MatMul(Function):
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         if a.ndim < 2 or b.ndim < 2:
             raise ValueError(
-                f"matmul: both inputs need at least 2 dimensions, got shapes {a.shape} and {b.shape}"
+                "matmul: both inputs need at least 2 dimensions, "
+                f"got shapes {a.shape} and {b.shape}"
             )
         if a.shape[-1] != b.shape[-2]:
             raise ValueError(
@@ -47,11 +48,13 @@ class DenseOp(Function):
     def forward(ctx: Context, x: Any, weight: Any, bias: Any = None) -> Any:
         if x.ndim != 2 or weight.ndim != 2:
             raise ValueError(
-                f"dense: x must be (N, in) and weight (out, in), got shapes {x.shape} and {weight.shape}"
+                "dense: x must be (N, in) and weight (out, in), "
+                f"got shapes {x.shape} and {weight.shape}"
             )
         if x.shape[1] != weight.shape[1]:
             raise ValueError(
-                f"dense: x has {x.shape[1]} features but weight {weight.shape} expects {weight.shape[1]}"
+                f"dense: x has {x.shape[1]} features "
+                f"but weight {weight.shape} expects {weight.shape[1]}"
             )
         if bias is not None and bias.shape != (weight.shape[0],):
             raise ValueError(f"dense: bias must have shape ({weight.shape[0]},), got {bias.shape}")
@@ -66,7 +69,6 @@ class DenseOp(Function):
         x, weight = ctx.saved_tensors
         grad_x = grad @ weight if ctx.needs_input_grad[0] else None
         grad_w = grad.T @ x if ctx.needs_input_grad[1] else None
-        grads = (grad_x, grad_w)
-        if len(ctx.needs_input_grad) == 3:
-            grads += (grad.sum(axis=0) if ctx.needs_input_grad[2] else None,)
-        return grads
+        if len(ctx.needs_input_grad) == 2:  # no bias
+            return grad_x, grad_w
+        return grad_x, grad_w, grad.sum(axis=0) if ctx.needs_input_grad[2] else None

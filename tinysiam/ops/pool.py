@@ -12,7 +12,7 @@ MAX_KERNEL = 256  # window offsets are stored as uint8
 
 
 def along(axis: int, start: int, stride: int, count: int) -> tuple[slice, ...]:
-    """Index of ``count`` positions start, start + stride, ... along ``axis`` of an (N, C, H, W) array."""
+    """Index of ``count`` positions start, start + stride, ... along ``axis`` of (N, C, H, W)."""
     index = [slice(None)] * 4
     index[axis] = slice(start, start + stride * count, stride)
     return tuple(index)
@@ -41,7 +41,9 @@ def running_max(views: list[Any]) -> tuple[Any, Any]:
 def send_to_winners(
     grad: Any, winner: Any, target: Any, axis: int, kernel: int, stride: int
 ) -> None:
-    """Adjoint of one running_max pass: target[.., o*stride + k, ..] gets grad[.., o, ..] where winner == k.
+    """Adjoint of one running_max pass.
+
+    target[.., o*stride + k, ..] gets grad[.., o, ..] where winner == k.
 
     Where windows overlap (stride < kernel) a position can win several windows and collects the
     sum; otherwise each position is written at most once.

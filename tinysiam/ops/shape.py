@@ -7,9 +7,8 @@ each value came from.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from ..autograd import Context, Function
 from ..backend import get_array_module
@@ -28,7 +27,8 @@ class Reshape(Function):
             return a.reshape(shape)
         except ValueError:
             raise ValueError(
-                f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {tuple(shape)}"
+                f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) "
+                f"into {tuple(shape)}"
             ) from None
 
     @staticmethod
@@ -44,7 +44,7 @@ def flatten(x: Tensor, start_dim: int = 1) -> Tensor:
 
 
 class Transpose(Function):
-    """Permute axes (reverse them when ``axes`` is None); the gradient takes the inverse permutation."""
+    """Permute axes (reverse them when ``axes`` is None); the gradient takes the inverse order."""
 
     @staticmethod
     def forward(ctx: Context, a: Any, axes: Sequence[int] | None = None) -> Any:
@@ -53,9 +53,10 @@ class Transpose(Function):
         order = tuple(x + a.ndim if x < 0 else x for x in axes)  # -1 is the last axis
         if sorted(order) != list(range(a.ndim)):
             raise ValueError(
-                f"transpose: axes {tuple(axes)} are not a permutation of the {a.ndim} axes of shape {a.shape}"
+                f"transpose: axes {tuple(axes)} are not a permutation of the {a.ndim} axes "
+                f"of shape {a.shape}"
             )
-        ctx.inverse = tuple(int(i) for i in np.argsort(order))
+        ctx.inverse = tuple(sorted(range(a.ndim), key=order.__getitem__))  # argsort
         return a.transpose(order)
 
     @staticmethod
@@ -64,16 +65,19 @@ class Transpose(Function):
 
 
 def normalise_index(index: Any) -> Any:
-    """Turn the Tensors and lists inside an index into arrays, so that the op sees raw arrays."""
+    """Turn the Tensors inside an index into their arrays, so that the op sees raw arrays."""
     from ..tensor import Tensor
 
     if isinstance(index, tuple):
         return tuple(normalise_index(i) for i in index)
     if isinstance(index, Tensor):
         return index.data
-    if isinstance(index, list):
-        return np.asarray(index)
     return index
+
+
+def _as_index_array(xp: Any, part: Any) -> Any:
+    """An array or list inside an index as an array of ``xp`` (on the indexed tensor's device)."""
+    return xp.asarray(part) if hasattr(part, "dtype") or isinstance(part, list) else part
 
 
 def _is_advanced(index: Any) -> bool:
@@ -92,9 +96,9 @@ class GetItem(Function):
     def forward(ctx: Context, a: Any, index: Any) -> Any:
         xp = get_array_module(a)
         if isinstance(index, tuple):
-            index = tuple(xp.asarray(i) if hasattr(i, "dtype") else i for i in index)
-        elif hasattr(index, "dtype"):
-            index = xp.asarray(index)
+            index = tuple(_as_index_array(xp, i) for i in index)
+        else:
+            index = _as_index_array(xp, index)
         ctx.index, ctx.shape, ctx.dtype = index, a.shape, a.dtype
         try:
             return a[index]
@@ -130,7 +134,7 @@ class Concatenate(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, ...]:
-        bounds = np.cumsum(ctx.sizes)[:-1]
+        bounds = list(accumulate(ctx.sizes))[:-1]  # where each input's piece ends
         return tuple(get_array_module(grad).split(grad, bounds, axis=ctx.axis))
 
 
