@@ -7,8 +7,8 @@ tinysiam keeps every array on one of two devices:
 
 Ops never import numpy or cupy themselves. They ask their inputs for the array module
 (``xp = get_array_module(x)``) and write one body that runs on both, the idiom of Chainer's
-``chainer.backend``. CuPy is imported here, and only when "cuda" is first used, so a machine
-without a GPU never needs it installed.
+``chainer.backend``. CuPy is imported here, and only when "cuda" is first used (or a CuPy array
+is first met), so a machine without a GPU never needs it installed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ import numpy as np
 
 DEVICES = ("cpu", "cuda")
 
-_cupy: ModuleType | None = None
+_cupy: ModuleType | None = None  # the cupy module, once imported and found working
+_cuda_works: bool | None = None  # cuda_available()'s answer, once known
+_device_memory: int | None = None  # device_memory_bytes()'s answer, once known
 
 
 def _import_cupy() -> ModuleType:
@@ -32,8 +34,8 @@ def _import_cupy() -> ModuleType:
         except ImportError as error:
             raise RuntimeError(
                 "device 'cuda' needs CuPy, which is not installed. "
-                "Install it with `pip install tinysiam[gpu]` (CuPy for CUDA 12), "
-                "or use device='cpu'."
+                "Install it with `pip install tinysiam[gpu]` (CuPy for CUDA 12 with its runtime "
+                "libraries), or use device='cpu'."
             ) from error
         try:
             count = cupy.cuda.runtime.getDeviceCount()
@@ -51,12 +53,22 @@ def _import_cupy() -> ModuleType:
 
 
 def cuda_available() -> bool:
-    """True when CuPy imports and sees at least one GPU."""
-    try:
-        _import_cupy()
-    except RuntimeError:
-        return False
-    return True
+    """True when CuPy imports, sees a GPU, and runs work on it.
+
+    A driver alone is not enough: CuPy compiles its elementwise kernels with NVRTC and runs
+    matrix products with cuBLAS, libraries of the CUDA runtime that the ``tinysiam[gpu]`` extra
+    installs (``cupy-cuda12x[ctk]``). So the first call runs a tiny kernel and a small matrix
+    product and reads the result back; the answer is kept for later calls.
+    """
+    global _cuda_works
+    if _cuda_works is None:
+        try:
+            cupy = _import_cupy()
+            a = cupy.arange(4, dtype=cupy.float32).reshape(2, 2) * 2  # a kernel: needs NVRTC
+            _cuda_works = float((a @ a).sum()) == 88.0  # a matrix product: needs cuBLAS
+        except Exception:  # ImportError, no GPU, a missing runtime library: all mean "no"
+            _cuda_works = False
+    return _cuda_works
 
 
 def check_device(device: str) -> str:
@@ -71,16 +83,28 @@ def array_module(device: str) -> ModuleType:
     return np if check_device(device) == "cpu" else _import_cupy()
 
 
+def is_cupy_array(array: Any) -> bool:
+    """True for a ``cupy.ndarray``, even when the program imported CuPy before tinysiam did.
+
+    CuPy's classes live in modules named ``cupy...``: that test needs no import of CuPy, so a
+    NumPy array costs one string comparison. Only a CuPy array imports it here.
+    """
+    if not type(array).__module__.startswith("cupy"):
+        return False
+    try:
+        return isinstance(array, _import_cupy().ndarray)
+    except RuntimeError:
+        return False
+
+
 def get_array_module(array: Any) -> ModuleType:
     """The array library that owns ``array`` (numpy unless it is a CuPy array)."""
-    if _cupy is not None and isinstance(array, _cupy.ndarray):
-        return _cupy
-    return np
+    return _import_cupy() if is_cupy_array(array) else np
 
 
 def device_of(array: Any) -> str:
     """ "cuda" for a CuPy array, "cpu" for anything else."""
-    return "cuda" if get_array_module(array) is not np else "cpu"
+    return "cuda" if is_cupy_array(array) else "cpu"
 
 
 def to_device(array: Any, device: str) -> Any:
@@ -95,3 +119,11 @@ def to_device(array: Any, device: str) -> Any:
 def to_numpy(array: Any) -> np.ndarray:
     """A host ``numpy.ndarray`` holding the values of ``array``, wherever it lives."""
     return array.get() if device_of(array) == "cuda" else np.asarray(array)
+
+
+def device_memory_bytes() -> int:
+    """Total memory of the current GPU in bytes (asked once, then remembered)."""
+    global _device_memory
+    if _device_memory is None:
+        _device_memory = int(_import_cupy().cuda.Device().mem_info[1])
+    return _device_memory

@@ -12,7 +12,12 @@
 Pair labels follow the reference: y = 1 for a similar pair, 0 for a dissimilar one.
 
 What is checked: shapes, dtypes (float32 or float64), empty batches, labels outside {0, 1} and
-probabilities outside [0, 1] raise a ValueError or TypeError naming the argument. NaN or inf in
+probabilities outside [0, 1] raise a ValueError or TypeError naming the argument. Values are
+checked where that costs no wait for the GPU: labels given as host data (a list, a numpy array)
+are checked on the host before they are copied to the device, and probabilities and labels that
+live on the CPU are checked there. Values already on the GPU are checked only inside
+:func:`tinysiam.detect_anomaly`, since reading a check's answer back would make the CPU wait for
+the whole forward pass every iteration. NaN or inf in
 the embeddings, probabilities or logits is NOT checked here: it propagates into the loss, where
 :func:`tinysiam.training.check_finite` stops the training loop, and
 :func:`tinysiam.detect_anomaly` names the op that first produced it. (A NaN there is a symptom of
@@ -27,8 +32,9 @@ from typing import Any
 import numpy as np
 
 from . import functional as F
+from .anomaly import is_anomaly_enabled
 from .autograd import Context, Function
-from .backend import get_array_module, to_numpy
+from .backend import device_of, get_array_module, to_numpy
 from .checks import check_numbers
 from .tensor import Tensor, check_float, tensor
 
@@ -74,7 +80,8 @@ def contrastive_loss(
     check_float("contrastive_loss", "f2", f2)
     if f1.ndim != 2 or f1.shape != f2.shape:
         raise ValueError(
-            f"contrastive_loss: f1 and f2 must both be (N, D) with one shape, got f1 {f1.shape} and f2 {f2.shape}"
+            "contrastive_loss: f1 and f2 must both be (N, D) with one shape, "
+            f"got f1 {f1.shape} and f2 {f2.shape}"
         )
     _check_not_empty("contrastive_loss", "f1", f1)
     check_numbers("contrastive_loss", margin=margin, eps=eps)
@@ -114,17 +121,14 @@ def binary_cross_entropy(
 
     Raises:
         ValueError: p outside [0, 1] (logits belong in :func:`binary_cross_entropy_with_logits`),
-            labels other than 0 and 1, an empty batch; NaN in p is not checked (see the top).
+            labels other than 0 and 1, an empty batch; NaN in p is not checked (see the top). On
+            the GPU, p is checked only inside :func:`tinysiam.detect_anomaly` (see the top).
     """
     _check_reduction("binary_cross_entropy", reduction)
     p = _pair_scores("binary_cross_entropy", p, "p")
     y = _labels("binary_cross_entropy", y, p.shape[0], p)
-    xp = get_array_module(p.data)
-    if bool(xp.any((p.data < 0) | (p.data > 1))):  # NaN compares False: it propagates (see the top)
-        raise ValueError(
-            f"binary_cross_entropy: p must hold probabilities in [0, 1], got values from {float(xp.nanmin(p.data)):.4g} "
-            f"to {float(xp.nanmax(p.data)):.4g}; for logits use binary_cross_entropy_with_logits"
-        )
+    if p.device == "cpu" or is_anomaly_enabled():
+        _check_probabilities(p.data)
     eps = float(np.finfo(p.dtype).eps) if eps is None else eps
     check_numbers("binary_cross_entropy", eps=eps)
     if not 0 <= eps < 0.5:
@@ -186,7 +190,8 @@ class SigmoidCrossEntropy(Function):
 def _check_reduction(name: str, reduction: str) -> None:
     if reduction not in REDUCTIONS:
         raise ValueError(
-            f"{name}: unknown reduction {reduction!r}; valid ones are {', '.join(repr(r) for r in REDUCTIONS)}"
+            f"{name}: unknown reduction {reduction!r}; "
+            f"valid ones are {', '.join(repr(r) for r in REDUCTIONS)}"
         )
 
 
@@ -212,24 +217,40 @@ def _pair_scores(name: str, scores: Tensor, what: str) -> Tensor:
 def _check_not_empty(name: str, what: str, scores: Tensor) -> None:
     if scores.shape[0] == 0:
         raise ValueError(
-            f"{name}: {what} is an empty batch, shape {scores.shape}; a loss needs at least one pair"
+            f"{name}: {what} is an empty batch, shape {scores.shape}; "
+            "a loss needs at least one pair"
+        )
+
+
+def _check_probabilities(p: Any) -> None:
+    """Raise if the array ``p`` holds values outside [0, 1] (NaN passes: see the top)."""
+    xp = get_array_module(p)
+    if bool(xp.any((p < 0) | (p > 1))):
+        raise ValueError(
+            f"binary_cross_entropy: p must hold probabilities in [0, 1], got values from "
+            f"{float(xp.nanmin(p)):.4g} to {float(xp.nanmax(p)):.4g}; "
+            "for logits use binary_cross_entropy_with_logits"
         )
 
 
 def _labels(name: str, y: Tensor | Any, n: int, like: Tensor) -> Tensor:
-    """Pair labels as an (N,) constant tensor of ``like``'s dtype and device, checked to be 0 or 1."""
+    """Pair labels as an (N,) constant tensor of ``like``'s dtype and device, checked to be 0 or 1.
+
+    Host labels are checked on the host, before the copy; labels on the GPU only in anomaly mode.
+    """
     data = y.data if isinstance(y, Tensor) else y
     if not hasattr(data, "dtype"):
         data = np.asarray(data)
     shape = tuple(data.shape)
     if shape not in ((n,), (n, 1)):
         raise ValueError(f"{name}: y must have one entry per pair, shape ({n},), got shape {shape}")
-    labels = tensor(data.reshape(n), dtype=like.dtype, device=like.device)
-    xp = get_array_module(labels.data)
-    other = ~((labels.data == 0) | (labels.data == 1))
-    if bool(xp.any(other)):
-        found = np.unique(to_numpy(labels.data[other]))
-        raise ValueError(
-            f"{name}: y must hold pair labels 0 (dissimilar) or 1 (similar), got also {found[:5].tolist()}"
-        )
-    return labels
+    if device_of(data) == "cpu" or is_anomaly_enabled():
+        xp = get_array_module(data)
+        other = ~((data == 0) | (data == 1))
+        if bool(xp.any(other)):
+            found = np.unique(to_numpy(data[other]))
+            raise ValueError(
+                f"{name}: y must hold pair labels 0 (dissimilar) or 1 (similar), "
+                f"got also {found[:5].tolist()}"
+            )
+    return tensor(data.reshape(n), dtype=like.dtype, device=like.device)
