@@ -1,12 +1,13 @@
 """Draw the course's figures from real tinysiam runs:  python docs/make_figures.py
 
-    figures/autodiff-graph.png   page 2: the graph of L = (ab + a)^2, values and adjoints
-    figures/im2col.png           page 5: an input and its column matrix
-    figures/optimisers.png       page 8: SGD, momentum and Adam on a stretched quadratic
+    figures/autodiff-graph.png   page 3: the graph of L = (ab + a)^2, values and adjoints
+    figures/im2col.png           page 8: an input and its column matrix
+    figures/optimisers.png       page 11: SGD, momentum and Adam on a stretched quadratic
 
 Each figure is computed here with tinysiam (nothing is typed in by hand), on the CPU, in seconds.
+``--only im2col.png`` (repeatable) redraws just the figures named.
 
-The figures of pages 10 and 11 come from full runs of the two examples, which take minutes to
+The figures of pages 15 and 16 come from full runs of the two examples, which take minutes to
 hours; they are copied, not redrawn:
 
     python docs/make_figures.py --runs runs   # runs/mnist_contrastive/, runs/omniglot_bce/
@@ -29,7 +30,7 @@ import numpy as np  # noqa: E402
 import tinysiam  # noqa: E402
 from tinysiam import optim  # noqa: E402
 from tinysiam.autograd import unbroadcast  # noqa: E402
-from tinysiam.ops.conv import im2col  # noqa: E402
+from tinysiam.reference import im2col  # noqa: E402  (the version page 8 teaches)
 
 FIGURES = Path(__file__).resolve().parent / "figures"
 RED = "#c0392b"
@@ -61,7 +62,8 @@ def all_adjoints(output: tinysiam.Tensor) -> dict[int, float]:
         node = tensor._node
         if node is None:
             continue
-        for parent, g in zip(node.inputs, node.function.backward(node.ctx, adjoint[id(tensor)])):
+        grads = node.function.backward(node.ctx, adjoint[id(tensor)])
+        for parent, g in zip(node.inputs, grads, strict=True):
             if g is not None and parent.requires_grad:
                 adjoint[id(parent)] = adjoint.get(id(parent), 0.0) + unbroadcast(g, parent.shape)
     return {key: float(value) for key, value in adjoint.items()}
@@ -148,12 +150,17 @@ def autodiff_graph() -> None:
     save(fig, "autodiff-graph.png")
 
 
-# ----- page 5: im2col -------------------------------------------------------------------------
+# ----- page 8: im2col -------------------------------------------------------------------------
 def grid(
     ax: plt.Axes, values: np.ndarray, highlight: np.ndarray, title: str, fmt: str = "{:g}"
 ) -> None:
-    """Draw a 2-D array as a table of numbers, the highlighted cells shaded."""
+    """Draw a 2-D array as a table of numbers, the highlighted cells shaded.
+
+    ``highlight`` is a boolean mask that broadcasts to ``values``' shape: a (1, cols) mask shades
+    whole columns, and is stretched to (rows, cols) here so that every cell of them is shaded.
+    """
     rows, cols = values.shape
+    highlight = np.broadcast_to(highlight, values.shape)
     ax.imshow(np.where(highlight, 1.0, 0.0), cmap="Blues", vmin=0, vmax=2.5, aspect="equal")
     for r in range(rows):
         for c in range(cols):
@@ -212,7 +219,7 @@ def im2col_figure() -> None:
     save(fig, "im2col.png")
 
 
-# ----- page 8: optimisers ---------------------------------------------------------------------
+# ----- page 11: optimisers ---------------------------------------------------------------------
 SCALES = np.array([1.0, 25.0])  # f(w) = 0.5 (w1^2 + 25 w2^2): 25 times steeper across than along
 START = np.array([-4.0, 1.2])
 
@@ -236,7 +243,7 @@ def run(make_optimiser, steps: int = 60) -> tuple[np.ndarray, np.ndarray]:
     return np.array(path), np.array(losses)
 
 
-OPTIMISERS = {  # label: the optimiser (the page 8 runs use the same settings)
+OPTIMISERS = {  # label: the optimiser (the page 11 runs use the same settings)
     "SGD, lr 0.035": lambda p: optim.SGD(p, lr=0.035),
     "SGD + momentum 0.8, lr 0.015": lambda p: optim.SGD(p, lr=0.015, momentum=0.8),
     "Adam, lr 0.1, betas (0.9, 0.99)": lambda p: optim.Adam(p, lr=0.1, betas=(0.9, 0.99)),
@@ -256,7 +263,7 @@ def optimisers_figure() -> None:
         colors="0.8",
         linewidths=0.8,
     )
-    for (label, make), colour in zip(OPTIMISERS.items(), [BLUE, "#27ae60", RED]):
+    for (label, make), colour in zip(OPTIMISERS.items(), [BLUE, "#27ae60", RED], strict=True):
         path, losses = run(make)
         left.plot(path[:, 0], path[:, 1], ".-", color=colour, lw=1, ms=3, label=label)
         right.semilogy(np.arange(1, len(losses) + 1), losses, color=colour, label=label)
@@ -276,7 +283,7 @@ def optimisers_figure() -> None:
     save(fig, "optimisers.png")
 
 
-# ----- pages 10 and 11: figures of the example runs ----------------------------------------------
+# ----- pages 15 and 16: figures of the example runs ----------------------------------------------
 RUN_FIGURES = {  # (an example's output folder, its figure): the name in docs/figures
     ("mnist_contrastive", "pairs.png"): "ex1-pairs.png",
     ("mnist_contrastive", "loss.png"): "ex1-loss.png",
@@ -315,13 +322,18 @@ def run_figures(runs: Path) -> None:
         FIGURES.mkdir(exist_ok=True)
         shutil.copyfile(source, FIGURES / name)
         copied += 1
-        print(
-            f"wrote docs/figures/{name} ({(FIGURES / name).stat().st_size // 1024} KB) from {source}"
-        )
+        size_kb = (FIGURES / name).stat().st_size // 1024
+        print(f"wrote docs/figures/{name} ({size_kb} KB) from {source}")
     if not copied:
         raise SystemExit(
             f"no run figures found under {runs}/mnist_contrastive or {runs}/omniglot_bce"
         )
+
+
+DRAWN_FIGURES = {  # figures that --only can redraw one at a time
+    "im2col.png": im2col_figure,
+    "optimisers.png": optimisers_figure,
+}
 
 
 if __name__ == "__main__":
@@ -330,12 +342,22 @@ if __name__ == "__main__":
         "--runs",
         type=Path,
         metavar="DIR",
-        help="copy the figures of pages 10 and 11 from DIR/mnist_contrastive and "
+        help="copy the figures of pages 15 and 16 from DIR/mnist_contrastive and "
         "DIR/omniglot_bce instead of drawing the others",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(DRAWN_FIGURES),
+        metavar="FIGURE",
+        help=f"draw only this figure (repeatable): one of {', '.join(sorted(DRAWN_FIGURES))}",
     )
     args = parser.parse_args()
     if args.runs is not None:
         run_figures(args.runs)
+    elif args.only:
+        for figure in args.only:
+            DRAWN_FIGURES[figure]()
     else:
         autodiff_graph()
         im2col_figure()
