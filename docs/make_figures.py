@@ -44,9 +44,9 @@ def save(fig: plt.Figure, name: str) -> None:
     print(f"wrote docs/figures/{name} ({(FIGURES / name).stat().st_size // 1024} KB)")
 
 
-# ----- page 2: the computation graph ---------------------------------------------------------
+# ----- pages 3 and 13: computation graphs, drawn by tinysiam.viz.draw_graph -------------------
 def all_adjoints(output: tinysiam.Tensor) -> dict[int, float]:
-    """dL/dv for every tensor v of the graph, by the engine's loop (the version shown on page 2)."""
+    """dL/dv for every tensor v of the graph, by the engine's loop (the version shown on page 3)."""
     order, visited, stack = [], set(), [(output, False)]
     while stack:
         tensor, inputs_done = stack.pop()
@@ -70,84 +70,61 @@ def all_adjoints(output: tinysiam.Tensor) -> dict[int, float]:
 
 
 def autodiff_graph() -> None:
+    """Page 3: the graph of L = (ab + a)^2 at a = 2, b = -3, each tensor with value and adjoint."""
+    from tinysiam.viz import draw_graph
+
     a = tinysiam.tensor(2.0, requires_grad=True)
     b = tinysiam.tensor(-3.0, requires_grad=True)
     c = a * b
     d = c + a
     L = d * d
-    adjoint = all_adjoints(L)
-    nodes = {  # name: (tensor, position, label of the op that made it)
-        "a": (a, (0.0, 1.0), "a (leaf)"),
-        "b": (b, (0.0, 0.0), "b (leaf)"),
-        "c": (c, (1.6, 0.0), "c = a * b"),
-        "d": (d, (3.2, 1.0), "d = c + a"),
-        "L": (L, (4.8, 1.0), "L = d * d"),
+    named = {"a": a, "b": b, "c = a·b": c, "d = c + a": d, "L = d·d": L}
+    adjoint = all_adjoints(L)  # every adjoint, not only the leaves' .grad
+    graph = draw_graph(
+        L,
+        labels=named,
+        grads={t: adjoint[id(t)] for t in named.values()},
+        title="L = (a·b + a)²: each tensor's value and its adjoint ∂L/∂v (grad, red)",
+    )
+    save_graph(graph, "autodiff-graph.png")
+
+
+def twin_graph() -> None:
+    """Page 13: a small twin network, its one branch called on both inputs of a pair.
+
+    Each parameter is drawn once, with one edge into each branch's op: the picture of weight
+    sharing, and of why backward adds the two branches' gradients.
+    """
+    from tinysiam import nn
+    from tinysiam.viz import draw_graph
+
+    rng = np.random.default_rng(0)
+    twin = nn.Twin(nn.Sequential(nn.Dense(3, 2, rng=rng), nn.ReLU(), nn.Dense(2, 2, rng=rng)))
+    x1 = tinysiam.tensor(rng.random((1, 3)).astype(np.float32))
+    x2 = tinysiam.tensor(rng.random((1, 3)).astype(np.float32))
+    f1, f2 = twin.embed(x1), twin.embed(x2)  # the same branch (same Parameters) twice
+    d2 = ((f1 - f2) ** 2).sum()
+    named = {
+        "x1": x1,
+        "x2": x2,
+        "f1 = branch(x1)": f1,
+        "f2 = branch(x2)": f2,
+        "d² = |f1 − f2|²": d2,
     }
-    names = {id(t): name for name, (t, _, _) in nodes.items()}
-    fig, ax = plt.subplots(figsize=(9, 3.6))
-    boxes = {}
-    for name, (t, (x, y), label) in nodes.items():
-        boxes[name] = ax.text(
-            x,
-            y,
-            label,
-            ha="center",
-            va="center",
-            fontsize=10,
-            fontweight="bold",
-            bbox=dict(boxstyle="round,pad=0.45", fc="#eaf2f8", ec=BLUE),
-        )
-        ax.text(x, y - 0.27, f"value {t.item():g}", ha="center", va="center", fontsize=9)
-        ax.text(
-            x,
-            y - 0.43,
-            f"∂L/∂{name} = {adjoint[id(t)]:g}",
-            ha="center",
-            va="center",
-            fontsize=9,
-            color=RED,
-        )
-    # Edges come from the recorded graph: each node's inputs, labelled with d(out)/d(input).
-    for name, (t, (x1, y1), _) in nodes.items():
-        if t._node is None:
-            continue
-        inputs = [names[id(p)] for p in t._node.inputs]
-        for k, parent in enumerate(inputs):
-            local = {"Mul": t._node.inputs[1 - k].item(), "Add": 1.0}[t._node.function.__name__]
-            twice = inputs.count(parent) == 2
-            bend = (0.5 if k == 0 else -0.5) if twice else 0.0
-            ax.annotate(
-                "",
-                xy=(0, 0.5),
-                xycoords=boxes[name],
-                xytext=(1, 0.5),
-                textcoords=boxes[parent],
-                arrowprops=dict(
-                    arrowstyle="-|>",
-                    color="0.35",
-                    lw=1.2,
-                    shrinkA=6,
-                    shrinkB=6,
-                    connectionstyle=f"arc3,rad={bend}",
-                ),
-            )
-            x0, y0 = nodes[parent][1]
-            mx, my = (x0 + x1) / 2, (y0 + y1) / 2 + (0.3 if bend < 0 else -0.3 if bend > 0 else 0.0)
-            ax.text(
-                mx,
-                my,
-                f"∂{name}/∂{parent} = {local:g}",
-                ha="center",
-                va="center",
-                fontsize=8.5,
-                color="0.25",
-                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none"),
-            )
-    ax.set_xlim(-0.6, 5.4)
-    ax.set_ylim(-0.6, 1.45)
-    ax.axis("off")
-    ax.set_title("L = (a·b + a)², forward values (black) and adjoints ∂L/∂v (red)", fontsize=11)
-    save(fig, "autodiff-graph.png")
+    graph = draw_graph(
+        d2,
+        labels=[twin, named],
+        max_values=1,  # values of the scalars only
+        title="A twin network: each parameter drawn once, read by both branches",
+    )
+    save_graph(graph, "twin-graph.png")
+
+
+def save_graph(graph, name: str) -> None:
+    """Write a draw_graph picture into docs/figures (needs Graphviz: apt-get install graphviz)."""
+    FIGURES.mkdir(exist_ok=True)
+    graph.save(FIGURES / name, dpi=80)
+    print(f"wrote docs/figures/{name} ({(FIGURES / name).stat().st_size // 1024} KB)")
 
 
 # ----- page 8: im2col -------------------------------------------------------------------------
