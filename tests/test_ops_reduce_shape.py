@@ -1,4 +1,5 @@
-"""Reductions and shape ops: forward against NumPy, backward against finite differences (float64)."""
+"""Reductions and shape ops: forward against NumPy, backward against finite differences
+(float64)."""
 
 from __future__ import annotations
 
@@ -57,10 +58,10 @@ def test_max_gradient_goes_to_the_maximum_only() -> None:
     np.testing.assert_array_equal(x.grad, [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
 
 
-def test_max_splits_the_gradient_of_a_tie_evenly() -> None:
+def test_max_gives_the_whole_gradient_of_a_tie_to_the_first_maximum() -> None:
     x = ts.tensor(np.array([2.0, 5.0, 5.0, 1.0]), requires_grad=True)
     x.max().backward()
-    np.testing.assert_array_equal(x.grad, [0.0, 0.5, 0.5, 0.0])
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 0.0, 0.0])
 
 
 # ----- reshape, flatten, transpose -------------------------------------------------------------

@@ -62,8 +62,9 @@ def send_to_winners(
 class MaxPool2dOp(Function):
     """Max over kh x kw windows of x (N, C, H, W) moved by ``stride``; floor mode, no padding.
 
-    Output (N, C, OH, OW) with OH = (H - kh) // stride + 1: a 21x21 map pooled 2x2 with stride 2
-    gives 10x10 (the last row and column are dropped, as in the reference network).
+    Output (N, C, OH, OW) with OH = (H - kh) // stride + 1: a 7x7 map pooled 2x2 with stride 2
+    gives 3x3, the last row and column dropped (the third pool of ``omniglot_cpu_net``; the
+    paper's network, ``koch_net``, pools maps of 96, 42 and 18, which halve exactly).
 
     The max of a window is taken in two passes, because max is separable: first across each row
     of the window, then down the column of row maxima,
@@ -73,7 +74,8 @@ class MaxPool2dOp(Function):
 
     Each pass visits its kernel offsets as strided views (kh + kw of them instead of kh * kw),
     and the second pass reads whole rows, which NumPy does fastest. On ties the topmost row wins,
-    and within it the leftmost column: the first maximum in row-major window order.
+    and within it the leftmost column: the first maximum in row-major window order, which is
+    what ``argmax`` of the flattened window picks (the tie rule of every max in tinysiam).
 
     Backward runs the passes in reverse: each output's gradient goes to its winning row of
     ``rows``, and from there to the winning column of x. The other elements of a window did not

@@ -71,24 +71,33 @@ class Mean(Function):
 
 
 class Max(Function):
-    """max over ``axis``; the gradient flows to the maximal element (split evenly on ties)."""
+    """max over ``axis``; the gradient flows to the maximal element.
+
+    On a tie the first maximum in row-major order over the reduced axes takes the whole
+    gradient (what ``argmax`` picks), the tie rule of every max in tinysiam. A subgradient:
+    splitting it among the tied elements would be one too, but then max, max-pooling and
+    maximum would each need a rule of their own.
+    """
 
     @staticmethod
     def forward(ctx: Context, a: Any, axis: Axis = None, keepdims: bool = False) -> Any:
         if a.size == 0:
             raise ValueError(f"max: cannot take the max of an empty tensor of shape {a.shape}")
-        ctx.axes = normalise_axis(axis, a.ndim, "max")
-        ctx.keepdims = keepdims
-        out = a.max(axis=ctx.axes, keepdims=True)
-        is_max = a == out
-        ctx.save_for_backward(is_max / is_max.sum(axis=ctx.axes, keepdims=True).astype(a.dtype))
-        return (
-            out
-            if keepdims
-            else out.reshape([s for i, s in enumerate(a.shape) if i not in ctx.axes])
-        )
+        xp = get_array_module(a)
+        ctx.axes, ctx.keepdims = normalise_axis(axis, a.ndim, "max"), keepdims
+        kept = [i for i in range(a.ndim) if i not in ctx.axes]
+        order = kept + list(ctx.axes)  # reduced axes last, flattened into one of length K
+        rows = a.transpose(order).reshape([a.shape[i] for i in kept] + [-1])  # (..., K)
+        first = rows.argmax(axis=-1)  # (...): where the first maximum is
+        is_first = xp.arange(rows.shape[-1]) == first[..., None]  # (..., K) one winner per row
+        winner = is_first.reshape([a.shape[i] for i in order])
+        ctx.save_for_backward(winner.transpose(sorted(range(a.ndim), key=order.__getitem__)))
+        out = xp.take_along_axis(rows, first[..., None], axis=-1)  # (..., 1)
+        if keepdims:
+            return out.reshape([1 if i in ctx.axes else n for i, n in enumerate(a.shape)])
+        return out.reshape([a.shape[i] for i in kept])
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any]:
-        (share,) = ctx.saved_tensors
-        return (_expand_reduced(grad, share.shape, ctx.axes, ctx.keepdims) * share,)
+        (winner,) = ctx.saved_tensors
+        return (_expand_reduced(grad, winner.shape, ctx.axes, ctx.keepdims) * winner,)
