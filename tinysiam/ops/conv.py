@@ -22,9 +22,16 @@ rather than OW (see :func:`col2im`). It is the same product on reordered columns
 
 The columns hold C*kh*kw values per output pixel (for the reference network's second layer,
 3136 values for each of 42*42 pixels: 22 MB per image), so they are built for a chunk of the
-batch at a time, at most ``COLUMN_BUDGET_BYTES``, and rebuilt in the backward pass: memory stays
-bounded whatever the batch size. When the whole batch fits in one chunk, the forward pass keeps
-its columns for the weight gradient instead (at most the budget, and one im2col saved).
+batch at a time, at most :func:`column_budget` bytes, and rebuilt in the backward pass: memory
+stays bounded whatever the batch size. When the whole batch fits in one chunk, the forward pass
+keeps its columns for the weight gradient instead (at most the budget, and one im2col saved).
+
+The budget suits the device. On the CPU, 128 MiB (``COLUMN_BUDGET_BYTES``) keeps the chunks
+near the caches and RAM it was tuned on. On a GPU each chunk costs kernel launches (kh*kw
+copies forward, as many additions backward), a few microseconds of Python each, while a big
+matrix product is what a GPU does best: there the budget is an eighth of the GPU's memory, so
+the reference network's second layer (360 images, 8 GB of columns) is one chunk on an 80 GB GPU
+where 128 MiB made it 60.
 """
 
 from __future__ import annotations
@@ -33,10 +40,12 @@ import numbers
 from typing import Any
 
 from ..autograd import Context, Function
-from ..backend import get_array_module
+from ..backend import device_memory_bytes, device_of, get_array_module
 
-COLUMN_BUDGET_BYTES = 128 * 2**20  # largest column matrix built at once (one chunk of the batch)
-# 128 rather than 64 MiB: W2 (16 images of 105x105) 0.90x the time per step, peak 762 -> 889 MB (paired runs)
+COLUMN_BUDGET_BYTES = 128 * 2**20  # largest column matrix built at once on the CPU
+# 128 rather than 64 MiB: W2 (16 images of 105x105) 0.90x the time per step,
+# peak 762 -> 889 MB (paired runs)
+GPU_MEMORY_SHARE = 8  # on a GPU, the columns may take 1/8 of its memory (see column_budget)
 
 
 def height_width(value: int | tuple[int, int], name: str, minimum: int = 1) -> tuple[int, int]:
@@ -116,17 +125,31 @@ def col2im(
     return x_chwn.transpose(3, 0, 1, 2)
 
 
-def batch_chunks(n: int, bytes_per_item: int) -> list[slice]:
-    """Split range(n) into as few slices as keep each one's columns within COLUMN_BUDGET_BYTES.
+def column_budget(x: Any) -> int:
+    """Bytes of columns built at once for an input on ``x``'s device.
 
-    The slices are as equal as can be (their sizes differ by at most one), so the column buffer,
-    sized for the largest, is no bigger than it must be: 7 images with room for 6 are chunks of
-    3 and 4 (a buffer for 4 images), not 6 and 1 (a buffer for 6).
+    CPU: ``COLUMN_BUDGET_BYTES``. GPU: 1/``GPU_MEMORY_SHARE`` of its memory, and never less than
+    the CPU's budget. A convolution's columns then take at most that much, and as much again for
+    their gradient in the backward pass.
     """
-    most = max(1, COLUMN_BUDGET_BYTES // max(1, bytes_per_item))  # items per chunk
+    if device_of(x) == "cpu":
+        return COLUMN_BUDGET_BYTES
+    return max(COLUMN_BUDGET_BYTES, device_memory_bytes() // GPU_MEMORY_SHARE)
+
+
+def batch_chunks(n: int, bytes_per_item: int, budget: int | None = None) -> list[slice]:
+    """Split range(n) into as few slices as keep each one's columns within ``budget`` bytes.
+
+    ``budget`` defaults to COLUMN_BUDGET_BYTES (the CPU's). The slices are as equal as can be
+    (their sizes differ by at most one), so the column buffer, sized for the largest, is no
+    bigger than it must be: 7 images with room for 6 are chunks of 3 and 4 (a buffer for 4
+    images), not 6 and 1 (a buffer for 6).
+    """
+    budget = COLUMN_BUDGET_BYTES if budget is None else budget
+    most = max(1, budget // max(1, bytes_per_item))  # items per chunk
     count = max(1, -(-n // most))  # chunks: ceil(n / most), and one (empty) for an empty batch
     bounds = [k * n // count for k in range(count + 1)]
-    return [slice(start, stop) for start, stop in zip(bounds, bounds[1:])]
+    return [slice(start, stop) for start, stop in zip(bounds, bounds[1:], strict=False)]
 
 
 def column_buffer(xp: Any, chunks: list[slice], size_per_item: int, dtype: Any) -> Any:
@@ -149,14 +172,18 @@ def _check_conv_inputs(x: Any, weight: Any, bias: Any) -> None:
         )
     if x.shape[1] != weight.shape[1]:
         raise ValueError(
-            f"conv2d: input has {x.shape[1]} channels but weight {weight.shape} expects {weight.shape[1]}"
+            f"conv2d: input has {x.shape[1]} channels "
+            f"but weight {weight.shape} expects {weight.shape[1]}"
         )
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), got {bias.shape}")
 
 
 class Conv2dOp(Function):
-    """Cross-correlation of x (N, C, H, W) with weight (O, C, kh, kw), plus bias (O,): (N, O, OH, OW)."""
+    """Cross-correlation of x (N, C, H, W) with weight (O, C, kh, kw), plus bias (O,).
+
+    Output: (N, O, OH, OW).
+    """
 
     @staticmethod
     def forward(
@@ -173,12 +200,13 @@ class Conv2dOp(Function):
         oh, ow = output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
         if oh < 1 or ow < 1:
             raise ValueError(
-                f"conv2d: a {kh}x{kw} kernel does not fit an input of {h}x{w} with padding {(ph, pw)}"
+                f"conv2d: a {kh}x{kw} kernel does not fit an input of {h}x{w} "
+                f"with padding {(ph, pw)}"
             )
         x_padded = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
         w_matrix = weight.reshape(o, c * kh * kw)
         out = xp.empty((n, o, oh, ow), dtype=x.dtype)
-        chunks = batch_chunks(n, c * kh * kw * oh * ow * x.itemsize)
+        chunks = batch_chunks(n, c * kh * kw * oh * ow * x.itemsize, column_budget(x))
         bias_4d = bias.reshape(1, o, 1, 1) if bias is not None else 0
         buffer = column_buffer(xp, chunks, c * kh * kw * oh * ow, x.dtype)
         for chunk in chunks:
@@ -203,16 +231,16 @@ class Conv2dOp(Function):
         w_matrix = weight.reshape(o, c * kh * kw)
         hp, wp = x_padded.shape[2:]
         h, w = hp - 2 * ph, wp - 2 * pw
-        grad_w = xp.zeros_like(w_matrix) if need_w else None
-        grad_x = xp.empty((n, c, h, w), dtype=grad.dtype) if need_x else None
-        chunks = batch_chunks(n, c * kh * kw * oh * ow * x_padded.itemsize)
+        grad_w: Any = xp.zeros_like(w_matrix) if need_w else None
+        grad_x: Any = xp.empty((n, c, h, w), dtype=grad.dtype) if need_x else None
+        chunks = batch_chunks(n, c * kh * kw * oh * ow * x_padded.itemsize, column_budget(grad))
         needs_buffer = need_x or (
             need_w and kept_cols is None
         )  # for the columns, then their gradient
-        buffer = (
+        buffer: Any = (
             column_buffer(xp, chunks, c * kh * kw * oh * ow, grad.dtype) if needs_buffer else None
         )
-        padded_grad = (
+        padded_grad: Any = (
             column_buffer(xp, chunks, c * hp * wp, grad.dtype) if need_x else None
         )  # col2im's (C, Hp, Wp, n)
         for chunk in chunks:
@@ -241,7 +269,7 @@ class Conv2dOp(Function):
                     grad_cols, x_padded[chunk].shape, kh, kw, (sh, sw), (oh, ow), out=sums
                 )
                 grad_x[chunk] = padded[:, :, ph : ph + h, pw : pw + w]
-        grads = (grad_x, grad_w.reshape(weight.shape) if need_w else None)
+        grads: tuple[Any, ...] = (grad_x, grad_w.reshape(weight.shape) if need_w else None)
         if len(ctx.needs_input_grad) == 3:
             grads += (grad.sum(axis=(0, 2, 3)) if ctx.needs_input_grad[2] else None,)
         return grads
