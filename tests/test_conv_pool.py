@@ -1,56 +1,26 @@
-"""conv2d and max_pool2d against naive loops, finite differences, and their own chunked path."""
+"""The fast conv2d and max_pool2d (tinysiam.ops) on named edge cases: against the reference ops,
+finite differences, and their own chunked path.
+
+The reference ops (tinysiam.reference) are checked against one-pixel-at-a-time definitions, and
+the fast ones against them on random geometries, in test_reference.py.
+"""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from strategies import SETTINGS
+from test_reference import conv_geometries, values_and_gradients
 
 import tinysiam as ts
 import tinysiam.functional as F
 from tinysiam.ops import conv
 
 pytestmark = pytest.mark.filterwarnings("error")
-
-
-# ----- naive references: one output pixel at a time, float64 ------------------------------------------
-def naive_conv2d(
-    x: np.ndarray,
-    w: np.ndarray,
-    b: np.ndarray | None,
-    stride: tuple[int, int],
-    padding: tuple[int, int],
-) -> np.ndarray:
-    """out[n, o, i, j] = b[o] + sum_{c, u, v} x_padded[n, c, i*sh + u, j*sw + v] w[o, c, u, v]."""
-    (sh, sw), (ph, pw) = stride, padding
-    x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    n, _, h, width = x.shape
-    o, _, kh, kw = w.shape
-    oh, ow = (h - kh) // sh + 1, (width - kw) // sw + 1
-    out = np.zeros((n, o, oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            patch = x[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw]  # (N, C, kh, kw)
-            out[:, :, i, j] = np.einsum("ncuv,ocuv->no", patch, w)
-    return out if b is None else out + b.reshape(1, o, 1, 1)
-
-
-def naive_max_pool2d(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
-    """out[n, c, i, j] = max of the window x[n, c, i*sh : i*sh + kh, j*sw : j*sw + kw]."""
-    (kh, kw), (sh, sw) = kernel, stride
-    n, c, h, w = x.shape
-    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
-    out = np.empty((n, c, oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            out[:, :, i, j] = x[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw].max(axis=(2, 3))
-    return out
-
-
-def as_pair(value: int | tuple[int, int]) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else value
 
 
 def without_ties(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
@@ -83,25 +53,33 @@ def conv_inputs(x_shape, w_shape, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     )
 
 
+def both_impls(fn, arrays: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
+    """Output and gradients (see values_and_gradients) of fn(*tensors, impl=...) for each impl."""
+    return {
+        impl: values_and_gradients(lambda *t, impl=impl: fn(*t, impl=impl), arrays)
+        for impl in ("fast", "reference")
+    }
+
+
+def assert_fast_equals_reference(results: dict, names: list[str]) -> None:
+    for name, fast, reference in zip(names, results["fast"], results["reference"], strict=True):
+        assert fast.shape == reference.shape and fast.dtype == np.float64, name
+        np.testing.assert_allclose(fast, reference, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
 @pytest.mark.parametrize(
     "x_shape, w_shape, stride, padding", CONV_CASES.values(), ids=CONV_CASES.keys()
 )
 @pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no_bias"])
-def test_conv2d_forward_matches_naive_loop(
+def test_conv2d_values_and_gradients_match_the_reference(
     x_shape, w_shape, stride, padding, with_bias: bool
 ) -> None:
-    x, w, b = conv_inputs(x_shape, w_shape)
-    b = b if with_bias else None
-    out = F.conv2d(
-        ts.tensor(x),
-        ts.tensor(w),
-        None if b is None else ts.tensor(b),
-        stride=stride,
-        padding=padding,
+    arrays = list(conv_inputs(x_shape, w_shape))[: 3 if with_bias else 2]
+    results = both_impls(
+        lambda *t, impl: F.conv2d(*t, stride=stride, padding=padding, impl=impl), arrays
     )
-    expected = naive_conv2d(x, w, b, as_pair(stride), as_pair(padding))
-    assert out.shape == expected.shape and out.dtype == np.float64
-    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, atol=1e-12)
+    names = ["out", "x.grad", "weight.grad", "bias.grad"][: len(arrays) + 1]
+    assert_fast_equals_reference(results, names)
 
 
 @pytest.mark.parametrize(
@@ -110,39 +88,6 @@ def test_conv2d_forward_matches_naive_loop(
 def test_conv2d_gradcheck_x_weight_bias(x_shape, w_shape, stride, padding) -> None:
     x, w, b = (ts.tensor(v, requires_grad=True) for v in conv_inputs(x_shape, w_shape))
     assert ts.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding), x, w, b)
-
-
-def test_conv2d_gradcheck_without_bias_and_with_constant_input() -> None:
-    x, w, _ = conv_inputs((2, 2, 5, 4), (3, 2, 2, 3))
-    weight = ts.tensor(w, requires_grad=True)
-    assert ts.gradcheck(lambda x, w: F.conv2d(x, w, stride=(2, 1), padding=1), ts.tensor(x), weight)
-    image = ts.tensor(x, requires_grad=True)
-    assert ts.gradcheck(lambda x, w: F.conv2d(x, w, padding=(0, 1)), image, ts.tensor(w))
-
-
-@st.composite
-def conv_geometries(draw) -> tuple:
-    """x shape, weight shape, stride, padding of a small conv whose kernel fits the padded input."""
-    n, c, o = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
-    h = draw(st.integers(max(1, kh - 2 * ph), 6))
-    w = draw(st.integers(max(1, kw - 2 * pw), 6))
-    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    return (n, c, h, w), (o, c, kh, kw), stride, (ph, pw)
-
-
-@SETTINGS
-@given(geometry=conv_geometries(), seed=st.integers(0, 2**16))
-def test_conv2d_on_random_geometries(geometry, seed: int) -> None:
-    x_shape, w_shape, stride, padding = geometry
-    x, w, b = conv_inputs(x_shape, w_shape, seed)
-    out = F.conv2d(ts.tensor(x), ts.tensor(w), ts.tensor(b), stride=stride, padding=padding)
-    np.testing.assert_allclose(
-        out.numpy(), naive_conv2d(x, w, b, stride, padding), rtol=1e-12, atol=1e-12
-    )
-    tensors = [ts.tensor(v, requires_grad=True) for v in (x, w, b)]
-    assert ts.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding), *tensors)
 
 
 @SETTINGS
@@ -161,35 +106,20 @@ def test_col2im_is_the_adjoint_of_im2col_with_the_batch_innermost(geometry, seed
     np.testing.assert_allclose(lhs, rhs, rtol=1e-12, atol=1e-12)
 
 
-def conv_and_grads(
-    x: np.ndarray, w: np.ndarray, b: np.ndarray, stride, padding
-) -> list[np.ndarray]:
-    """The output of conv2d and the gradients of sum(out * g) with respect to x, w and b."""
-    tensors = [ts.tensor(v, requires_grad=True) for v in (x, w, b)]
-    out = F.conv2d(*tensors, stride=stride, padding=padding)
-    g = np.random.default_rng(1).standard_normal(out.shape)
-    out.backward(g)
-    return [out.numpy()] + [t.grad for t in tensors]
-
-
 @pytest.mark.parametrize("images_per_chunk", [1, 2])
-def test_conv2d_chunked_batch_equals_unchunked(
+def test_conv2d_in_chunks_matches_the_reference(
     monkeypatch: pytest.MonkeyPatch, images_per_chunk: int
 ) -> None:
     x_shape, w_shape, stride, padding = (5, 2, 7, 6), (3, 2, 3, 3), (2, 1), (1, 2)
-    x, w, b = conv_inputs(x_shape, w_shape)
-    whole = conv_and_grads(x, w, b, stride, padding)
-
     oh, ow = (7 + 2 - 3) // 2 + 1, (6 + 4 - 3) // 1 + 1
-    bytes_per_image = 2 * 3 * 3 * oh * ow * x.itemsize  # C*kh*kw*OH*OW values
+    bytes_per_image = 2 * 3 * 3 * oh * ow * 8  # C*kh*kw*OH*OW float64 values
     monkeypatch.setattr(conv, "COLUMN_BUDGET_BYTES", images_per_chunk * bytes_per_image)
     assert len(conv.batch_chunks(5, bytes_per_image)) == -(-5 // images_per_chunk)  # really chunked
-    chunked = conv_and_grads(x, w, b, stride, padding)
-
-    for name, expected, actual in zip(
-        ["out", "x.grad", "weight.grad", "bias.grad"], whole, chunked
-    ):
-        np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12, err_msg=name)
+    results = both_impls(
+        lambda *t, impl: F.conv2d(*t, stride=stride, padding=padding, impl=impl),
+        list(conv_inputs(x_shape, w_shape)),
+    )
+    assert_fast_equals_reference(results, ["out", "x.grad", "weight.grad", "bias.grad"])
 
 
 @pytest.mark.parametrize("n, most", [(7, 6), (16, 6), (360, 6), (5, 1), (3, 10)])
@@ -200,7 +130,7 @@ def test_batch_chunks_are_as_few_and_as_equal_as_the_budget_allows(
     chunks = conv.batch_chunks(n, 100)  # room for `most` items of 100 bytes
     sizes = [c.stop - c.start for c in chunks]
     assert chunks[0].start == 0 and chunks[-1].stop == n
-    assert all(a.stop == b.start for a, b in zip(chunks, chunks[1:]))  # contiguous, in order
+    assert all(a.stop == b.start for a, b in itertools.pairwise(chunks))  # contiguous, in order
     assert len(chunks) == -(-n // most) and max(sizes) <= most and max(sizes) - min(sizes) <= 1
 
 
@@ -232,14 +162,14 @@ POOL_CASES = {
 @pytest.mark.parametrize(
     "shape, kernel, stride, out_hw", POOL_CASES.values(), ids=POOL_CASES.keys()
 )
-def test_max_pool2d_forward_matches_naive_loop(shape, kernel, stride, out_hw) -> None:
-    x = without_ties(shape)
-    out = F.max_pool2d(ts.tensor(x), kernel, stride)
-    assert out.shape == shape[:2] + out_hw
-    expected = naive_max_pool2d(
-        x, as_pair(kernel), as_pair(stride if stride is not None else kernel)
-    )
-    np.testing.assert_array_equal(out.numpy(), expected)
+@pytest.mark.parametrize("values", ["distinct", "ties"])
+def test_max_pool2d_values_and_gradients_match_the_reference(
+    shape, kernel, stride, out_hw, values: str
+) -> None:
+    x = without_ties(shape) if values == "distinct" else np.round(2 * without_ties(shape))
+    results = both_impls(lambda t, impl: F.max_pool2d(t, kernel, stride, impl=impl), [x])
+    assert results["fast"][0].shape == shape[:2] + out_hw
+    assert_fast_equals_reference(results, ["out", "x.grad"])
 
 
 @pytest.mark.parametrize(
@@ -266,19 +196,6 @@ def test_max_pool2d_gradient_goes_only_to_each_window_max(shape) -> None:
     assert np.all(x.grad[:, :, 2 * oh :, :] == 0) and np.all(
         x.grad[:, :, :, 2 * ow :] == 0
     )  # dropped edge
-
-
-def test_max_pool2d_overlapping_windows_add_their_gradients() -> None:
-    values = without_ties((1, 1, 7, 7), seed=3)
-    x = ts.tensor(values, requires_grad=True)
-    F.max_pool2d(x, 3, 2).sum().backward()
-    expected = np.zeros_like(values)
-    for i in range(3):
-        for j in range(3):
-            window = values[0, 0, 2 * i : 2 * i + 3, 2 * j : 2 * j + 3]
-            u, v = np.unravel_index(np.argmax(window), window.shape)
-            expected[0, 0, 2 * i + u, 2 * j + v] += 1.0
-    np.testing.assert_array_equal(x.grad, expected)
 
 
 def test_max_pool2d_tie_sends_the_whole_gradient_to_one_element() -> None:

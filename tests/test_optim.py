@@ -1,5 +1,7 @@
-"""tinysiam.optim: updates against steps computed by hand in NumPy, state round trips, guards."""
+"""tinysiam.optim: updates against steps by hand and against the reference optimisers (the
+formulas, tinysiam.reference.optim), state round trips, guards."""
 
+import itertools
 import tracemalloc
 
 import numpy as np
@@ -9,6 +11,7 @@ from devices import devices
 import tinysiam
 from tinysiam import nn, optim
 from tinysiam.optim import SGD, Adam
+from tinysiam.reference import ReferenceAdam, ReferenceSGD
 
 
 def param(values):
@@ -43,24 +46,25 @@ def test_sgd_momentum_two_steps_by_hand():
 
 
 # ----- Adam ---------------------------------------------------------------------------------
-def adam_by_hand(p, grads, lr, b1, b2, eps):
-    m = v = np.zeros_like(p)
-    for t, g in enumerate(grads, start=1):
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
-        p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
-    return p
+def reference_steps(optimizer_class, start, grads, **settings):
+    """The parameter after one step of ``optimizer_class`` per gradient, as a float64 array."""
+    p = param(start)
+    opt = optimizer_class([p], **settings)
+    for g in grads:
+        p.grad = g
+        opt.step()
+    return p.data
 
 
-def test_adam_two_steps_by_hand():
+def test_adam_two_steps_match_the_formulas():
     p = param(P0)
     opt = Adam([p], lr=1e-2, betas=(0.9, 0.99), eps=1e-8)
     for g in (G1, G2):
         p.grad = g.copy()
         opt.step()
+    settings = dict(lr=1e-2, betas=(0.9, 0.99), eps=1e-8)
     np.testing.assert_allclose(
-        p.data, adam_by_hand(P0, [G1, G2], 1e-2, 0.9, 0.99, 1e-8), rtol=1e-14
+        p.data, reference_steps(ReferenceAdam, P0, [G1, G2], **settings), rtol=1e-14
     )
     assert opt.state[0]["step"] == 2
 
@@ -77,13 +81,14 @@ def test_adam_first_step_has_size_lr_whatever_the_gradient_scale(scale):
     np.testing.assert_allclose(P0 - p.data, 1e-3 * np.sign(g), rtol=1e-4)
 
 
-def test_adam_matches_torch():
+@pytest.mark.parametrize("adam", [Adam, ReferenceAdam])
+def test_adam_matches_torch(adam):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
     start = rng.standard_normal((4, 3)).astype(np.float32)
     grads = [rng.standard_normal((4, 3)).astype(np.float32) * s for s in (1.0, 10.0, 0.1, 1.0, 3.0)]
     ours = nn.Parameter(start.copy())
-    opt = Adam([ours], lr=1e-2, betas=(0.9, 0.99))
+    opt = adam([ours], lr=1e-2, betas=(0.9, 0.99))
     theirs = torch.tensor(start.copy(), requires_grad=True)
     torch_opt = torch.optim.Adam([theirs], lr=1e-2, betas=(0.9, 0.99), foreach=False)
     for g in grads:
@@ -145,7 +150,16 @@ def test_step_allocates_at_most_one_block_whatever_the_parameter_size(make):
 
 
 @pytest.mark.parametrize("layout", ["C-contiguous", "transposed"])
-def test_updates_in_blocks_match_the_whole_array_formulas(monkeypatch, layout):
+@pytest.mark.parametrize(
+    "fast, reference, settings",
+    [
+        (SGD, ReferenceSGD, dict(lr=0.1, momentum=0.9)),
+        (SGD, ReferenceSGD, dict(lr=0.1)),
+        (Adam, ReferenceAdam, dict(lr=1e-2, betas=(0.9, 0.99))),
+    ],
+    ids=["sgd_momentum", "sgd", "adam"],
+)
+def test_updates_in_blocks_match_the_reference(monkeypatch, layout, fast, reference, settings):
     """Blocks of 7 over 5 x 9 = 45 elements (six whole blocks and a tail of 3), or whole arrays
     when the gradient is a transposed view (a flat view of it would be a copy)."""
     monkeypatch.setattr(optim, "CACHE_BLOCK", 7)
@@ -154,20 +168,12 @@ def test_updates_in_blocks_match_the_whole_array_formulas(monkeypatch, layout):
     grads = [rng.standard_normal((5, 9)) for _ in range(3)]
     if layout == "transposed":
         grads = [g.T.copy().T for g in grads]
-    adam_p, sgd_p = nn.Parameter(start.copy()), nn.Parameter(start.copy())
-    adam, sgd = Adam([adam_p], lr=1e-2, betas=(0.9, 0.99)), SGD([sgd_p], lr=0.1, momentum=0.9)
     assert grads[0].flags.c_contiguous == (layout == "C-contiguous")
-    buffer, expected_sgd = np.zeros_like(start), start.copy()
-    for g in grads:
-        adam_p.grad, sgd_p.grad = g, g
-        adam.step()
-        sgd.step()
-        buffer = 0.9 * buffer + g
-        expected_sgd -= 0.1 * buffer
     np.testing.assert_allclose(
-        adam_p.data, adam_by_hand(start, grads, 1e-2, 0.9, 0.99, 1e-8), rtol=1e-14
+        reference_steps(fast, start, grads, **settings),
+        reference_steps(reference, start, grads, **settings),
+        rtol=1e-14,
     )
-    np.testing.assert_allclose(sgd_p.data, expected_sgd, rtol=1e-14)
 
 
 def test_hyperparameters_are_checked():
@@ -218,7 +224,7 @@ def test_state_dict_round_trip_continues_identically(make):
     for opt, ps in ((opt_a, a), (opt_b, b)):
         ps[0].grad, ps[1].grad = G2.copy(), G1.copy()
         opt.step()
-    for p, q in zip(a, b):
+    for p, q in zip(a, b, strict=True):
         np.testing.assert_array_equal(p.data, q.data)
 
 
@@ -255,9 +261,8 @@ def test_adam_on_each_device_matches_numpy(device):
         p.grad = tinysiam.tensor(g, dtype=np.float32, device=device).data
         opt.step()
     assert p.device == device
-    np.testing.assert_allclose(
-        p.numpy(), adam_by_hand(P0, [G1, G2], 1e-2, 0.9, 0.99, 1e-8), rtol=1e-5
-    )
+    expected = reference_steps(ReferenceAdam, P0, [G1, G2], lr=1e-2, betas=(0.9, 0.99))
+    np.testing.assert_allclose(p.numpy(), expected, rtol=1e-5)
     state = opt.state_dict()
     assert isinstance(state["state"][0]["m"], np.ndarray)
     cpu_opt = Adam([nn.Parameter(p.numpy())])
@@ -275,4 +280,4 @@ def test_scheduled_lr_cosine_falls_from_base_through_half_towards_zero() -> None
     assert rates[0] == pytest.approx(1e-3)
     assert rates[50] == pytest.approx(0.5e-3)
     assert 0 < rates[-1] < 1e-6
-    assert all(a > b for a, b in zip(rates, rates[1:]))
+    assert all(a > b for a, b in itertools.pairwise(rates))
