@@ -126,7 +126,7 @@ class Function:
         """Run the op on tensors; record it in the graph when a gradient is wanted."""
         from .tensor import Tensor
 
-        check_op_inputs(cls.__name__, inputs)  # one device, one floating dtype
+        check_op_inputs(cls.__name__, inputs)  # one device, one dtype (bool masks aside)
         needs_grad = tuple(t.requires_grad for t in inputs)
         record = _GradMode.enabled and any(needs_grad)
         ctx = Context(needs_grad)

@@ -84,16 +84,17 @@ def check_float(where: str, name: str, x: Any) -> Tensor:
 
 
 def check_op_inputs(op_name: str, inputs: Sequence[Tensor]) -> None:
-    """Raise unless an op's input tensors share one device and their floating ones one dtype.
+    """Raise unless an op's input tensors share one device and one dtype (bool masks aside).
 
     There is no silent promotion: float16 weights with a float32 input would compute in
-    float32 and hand back gradients of the wrong dtype, so it is an error that names both
-    dtypes (as in PyTorch). Integer and bool inputs are not checked; Python numbers mixed with
-    a tensor were already converted to its dtype (``t * 2.0`` stays float32).
+    float32 and hand back gradients of the wrong dtype, and an int64 tensor times a float32
+    one would compute in float64, so each is an error that names both dtypes (PyTorch refuses
+    the first too). A bool mask mixes with any dtype (``x * (x > 0)``); Python numbers mixed
+    with a tensor were already converted to its dtype (``t * 2.0`` stays float32).
 
     Raises:
         ValueError: inputs on two devices.
-        TypeError: floating inputs of two dtypes.
+        TypeError: inputs of two dtypes other than bool.
     """
     if len(inputs) < 2:
         return
@@ -103,9 +104,9 @@ def check_op_inputs(op_name: str, inputs: Sequence[Tensor]) -> None:
             f"{op_name}: all inputs must be on one device, got {described}; "
             "move them with .to(device)"
         )
-    floating = [(i, t.dtype) for i, t in enumerate(inputs) if t.dtype.kind == "f"]
-    if len({dtype for _, dtype in floating}) > 1:
-        described = ", ".join(f"input {i} {dtype}" for i, dtype in floating)
+    typed = [(i, t.dtype) for i, t in enumerate(inputs) if t.dtype.kind != "b"]
+    if len({dtype for _, dtype in typed}) > 1:
+        described = ", ".join(f"input {i} {dtype}" for i, dtype in typed)
         raise TypeError(
             f"{op_name}: inputs have different dtypes: {described}; "
             "convert one with .astype(...) (tensor.astype or tinysiam.tensor(x, dtype=...))"

@@ -4,9 +4,9 @@ Rules every op follows:
 
 * Ops never import numpy: they ask ``backend.get_array_module(x)`` for the array module of their
   inputs, so one body serves numpy ("cpu") and cupy ("cuda").
-* An op's tensor inputs share one device and their floating inputs one dtype; anything else is
-  an error naming both (``Function.apply`` checks it). There is no silent promotion: convert
-  with ``Tensor.astype``. A Python number mixed with a tensor takes the tensor's dtype.
+* An op's tensor inputs share one device and one dtype (a bool mask mixes with any); anything
+  else is an error naming both (``Function.apply`` checks it). There is no silent promotion:
+  convert with ``Tensor.astype``. A Python number mixed with a tensor takes the tensor's dtype.
 * Ties of a max: the first winner takes the whole gradient. :class:`Max` gives it to the first
   maximum in row-major order over the reduced axes, :class:`MaxPool2dOp` to the first maximum of
   each window in row-major order (what ``argmax`` picks), :class:`Maximum` to ``a`` when

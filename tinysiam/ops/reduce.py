@@ -92,7 +92,7 @@ class Max(Function):
         is_first = xp.arange(rows.shape[-1]) == first[..., None]  # (..., K) one winner per row
         winner = is_first.reshape([a.shape[i] for i in order])
         ctx.save_for_backward(winner.transpose(sorted(range(a.ndim), key=order.__getitem__)))
-        out = xp.take_along_axis(rows, first[..., None], axis=-1)  # (..., 1)
+        out = rows.max(axis=-1)  # (...)
         if keepdims:
             return out.reshape([1 if i in ctx.axes else n for i, n in enumerate(a.shape)])
         return out.reshape([a.shape[i] for i in kept])
