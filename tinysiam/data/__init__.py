@@ -5,7 +5,6 @@ Everything here returns host NumPy arrays: images float32 (N, 1, H, W) in [0, 1]
 
 from .augment import random_affine
 from .errors import DataError
-from .grid import tile_images
 from .idx import read_idx
 from .mnist import load_mnist
 from .omniglot import OmniglotSplit, OneShotRun, load_omniglot, load_omniglot_runs
@@ -24,5 +23,4 @@ __all__ = [
     "random_affine",
     "read_idx",
     "synthetic_digits",
-    "tile_images",
 ]
