@@ -673,6 +673,13 @@ def split(a: ndarray, indices: Any, axis: int = 0) -> list[ndarray]:
     return [_wrap(part) for part in numpy.split(_operand(a, "split"), indices, axis=axis)]
 
 
+def take_along_axis(a: ndarray, indices: ndarray, axis: int) -> ndarray:
+    _launch()
+    return _wrap(
+        numpy.take_along_axis(_operand(a, "take_along_axis"), _device_index(indices), axis)
+    )
+
+
 def pad(a: ndarray, pad_width: Any, mode: str = "constant", **kwargs: Any) -> ndarray:
     _launch(2)  # CuPy fills the border, then copies the array in
     return _wrap(numpy.pad(_operand(a, "pad"), pad_width, mode=mode, **kwargs))
