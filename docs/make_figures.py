@@ -84,6 +84,7 @@ def autodiff_graph() -> None:
         L,
         labels=named,
         grads={t: adjoint[id(t)] for t in named.values()},
+        local_derivatives=True,  # each edge: the op's derivative with respect to that input
         title="L = (a·b + a)²: each tensor's value and its adjoint ∂L/∂v (grad, red)",
     )
     save_graph(graph, "autodiff-graph.png")

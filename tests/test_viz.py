@@ -15,7 +15,7 @@ from tinysiam import nn
 from tinysiam.viz import Graph, GraphvizNotFoundError, draw_graph
 
 NODE = re.compile(r"^  (\w+) \[label=<(.*)>, (.*)\];$")
-EDGE = re.compile(r"^  (\w+) -> (\w+);$")
+EDGE = re.compile(r'^  (\w+) -> (\w+)(?: \[label="([^"]*)", [^\]]*\])?;$')
 HAS_DOT = shutil.which("dot") is not None
 
 
@@ -105,6 +105,28 @@ def test_gradients_show_after_backward_and_from_grads() -> None:
     assert "c | scalar float32 | value -6" in texts  # an intermediate keeps no .grad
 
 
+def test_local_derivatives_label_the_edges() -> None:
+    tensors, L = example()
+    L = tensors["d"] * tensors["d"]  # d read twice: two edges, each dL/dd = d = -4
+    graph = draw_graph(L, labels={**tensors, "L": L}, local_derivatives=True)
+    labels = sorted(
+        edge.group(3)
+        for line in graph.dot.splitlines()
+        if (edge := EDGE.match(line)) and edge.group(3)
+    )
+    assert labels == [
+        "∂L/∂d = -4",
+        "∂L/∂d = -4",
+        "∂c/∂a = -3",
+        "∂c/∂b = 2",
+        "∂d/∂a = 1",
+        "∂d/∂c = 1",
+    ]
+    L.backward()
+    with pytest.raises(ValueError, match="retain_graph=True"):
+        draw_graph(L, local_derivatives=True)
+
+
 def test_a_tensor_read_twice_by_one_op_has_two_edges() -> None:
     x = tinysiam.tensor([1.0, 2.0], requires_grad=True)
     graph = draw_graph(x * x)
@@ -169,6 +191,15 @@ def test_collapse_draws_each_call_as_one_node() -> None:
     )
     assert not any(n.kind == "op" and n.lines[0] == "Dense" for n in collapsed.nodes)
     assert parse_dot(draw_graph(loss, labels=twin, collapse=True).dot) == (nodes, edges)
+
+
+def test_labels_from_a_module_and_a_dict_together() -> None:
+    twin = small_twin()
+    f1, f2 = twin.embed(batch(1)), twin.embed(batch(2))
+    d2 = ((f1 - f2) ** 2).sum()
+    nodes, _ = parse_dot(draw_graph(d2, labels=[twin, {"f1": f1, "f2": f2, "d2": d2}]).dot)
+    names = [text_of(label).split(" | ")[0] for label in nodes.values()]
+    assert {"f1", "f2", "d2", "branch.0.weight", "branch.2.bias"} <= set(names)
 
 
 def test_collapse_of_a_batched_twin_is_one_call() -> None:
@@ -261,7 +292,7 @@ def test_bad_input_is_named() -> None:
     tensors, L = example()
     with pytest.raises(TypeError, match="labels must map tensors to names.*int -> str"):
         draw_graph(L, labels={1: "a"})
-    with pytest.raises(TypeError, match="labels must be a dict or a Module, got list"):
+    with pytest.raises(TypeError, match="labels must be a dict, a Module or a list .*got Tensor"):
         draw_graph(L, labels=[tensors["a"]])
     with pytest.raises(ValueError, match="rankdir must be .*got 'XY'"):
         draw_graph(L, rankdir="XY")

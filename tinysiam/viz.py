@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import to_numpy
+from .backend import get_array_module, to_numpy
 from .nn.module import Module, Parameter
 from .tensor import Tensor
 
@@ -95,12 +95,14 @@ class Graph:
     Attributes:
         nodes: every node, in the order the graph was walked (inputs before what they make).
         edges: (from, to) node names; an op that reads a tensor twice has two edges from it.
+        edge_labels: edge index -> label (the local derivatives, when asked for).
         title: the caption drawn under the graph, or "".
         rankdir: Graphviz's direction, "LR" (left to right) or "TB" (top to bottom).
     """
 
     nodes: list[GraphNode] = field(default_factory=list)
     edges: list[tuple[str, str]] = field(default_factory=list)
+    edge_labels: dict[int, str] = field(default_factory=dict)
     title: str = ""
     rankdir: str = "LR"
 
@@ -120,15 +122,20 @@ class Graph:
         if dpi is not None:
             lines.append(f"  dpi={int(dpi)};")
         lines.append('  node [fontname="Helvetica", fontsize=11];')
-        lines.append('  edge [color="#566573", arrowsize=0.7];')
+        lines.append('  edge [color="#566573", arrowsize=0.7, fontname="Helvetica"];')
         if self.title:
             lines.append(f'  label="{_quoted(self.title)}"; labelloc=t; fontname="Helvetica";')
         for node in self.nodes:
             lines.append(
                 f"  {node.name} [label=<{'<BR/>'.join(node.lines)}>, {STYLES[node.kind]}];"
             )
-        for tail, head in self.edges:
-            lines.append(f"  {tail} -> {head};")
+        for k, (tail, head) in enumerate(self.edges):
+            label = self.edge_labels.get(k)
+            if label is None:
+                lines.append(f"  {tail} -> {head};")
+            else:
+                style = 'fontsize=10, fontcolor="#34495e"'
+                lines.append(f'  {tail} -> {head} [label="{_quoted(label)}", {style}];')
         lines.append("}")
         return "\n".join(lines) + "\n"
 
@@ -190,20 +197,21 @@ class Graph:
 def draw_graph(
     tensor: Tensor,
     *,
-    labels: Module | Mapping[Any, Any] | None = None,
+    labels: Module | Mapping[Any, Any] | list[Module | Mapping[Any, Any]] | None = None,
     collapse: bool | Module | Iterable[Module] | None = None,
     grads: Mapping[Tensor, Any] | None = None,
     max_values: int = 4,
     title: str = "",
     rankdir: str = "LR",
+    local_derivatives: bool = False,
 ) -> Graph:
     """Draw the computation graph that ends at ``tensor``.
 
     Args:
         tensor: any tensor; the graph is every op and tensor it was computed from.
-        labels: names for tensors: a dict ``{tensor: "name"}`` or ``{"name": tensor}``, or a
+        labels: names for tensors: a dict ``{tensor: "name"}`` or ``{"name": tensor}``, a
             Module, whose parameters are then named as in ``named_parameters()``
-            ("branch.0.weight").
+            ("branch.0.weight"), or a list of these.
         collapse: modules to draw as one box per call (see the module docstring): a Module, a
             list of them, or True for every top-level submodule of the Module given as
             ``labels``. None or False draws every op.
@@ -212,6 +220,10 @@ def draw_graph(
         max_values: tensors with at most this many elements show their values and gradients.
         title: a caption drawn above the graph.
         rankdir: "LR" draws inputs on the left, "TB" at the top.
+        local_derivatives: label each edge from a one-element tensor into a one-element op
+            with the op's local derivative d(output)/d(input), found by calling the op's
+            ``backward`` with a gradient of 1. Needs the graph's saved arrays: draw before
+            ``backward()``, or after ``backward(retain_graph=True)``.
 
     Returns:
         A :class:`Graph`: ``.dot`` for the text, ``.save(path)`` for a file, and drawn inline
@@ -234,7 +246,16 @@ def draw_graph(
     groups = _collapse_groups(order, _collapse_modules(collapse, labels))
     given_grads = {id(t): g for t, g in (grads or {}).items()}
     return _build(
-        tensor, order, names, module_names, groups, given_grads, max_values, title, rankdir
+        tensor,
+        order,
+        names,
+        module_names,
+        groups,
+        given_grads,
+        max_values,
+        title,
+        rankdir,
+        local_derivatives,
     )
 
 
@@ -264,16 +285,30 @@ def _inputs(tensor: Tensor) -> tuple[Tensor, ...]:
 
 
 # ----- labels and collapsed modules --------------------------------------------------------------
+def _label_sources(labels: Any) -> list[Any]:
+    """``labels`` as a list of Modules and dicts (one of them, or a list or tuple of them)."""
+    if labels is None:
+        return []
+    sources = list(labels) if isinstance(labels, list | tuple) else [labels]
+    for source in sources:
+        if not isinstance(source, Module | Mapping):
+            raise TypeError(
+                "draw_graph: labels must be a dict, a Module or a list of them, "
+                f"got {type(source).__name__}"
+            )
+    return sources
+
+
 def _label_table(labels: Any) -> tuple[dict[int, str], dict[int, str]]:
     """(tensor id -> name, module id -> dotted name) from the ``labels`` argument."""
-    if labels is None:
-        return {}, {}
-    if isinstance(labels, Module):
-        modules = {id(m): name or type(m).__name__ for name, m in labels.named_modules()}
-        return {id(p): name for name, p in labels.named_parameters()}, modules
-    if isinstance(labels, Mapping):
-        names = {}
-        for key, value in labels.items():
+    names: dict[int, str] = {}
+    modules: dict[int, str] = {}
+    for source in _label_sources(labels):
+        if isinstance(source, Module):
+            modules.update((id(m), name or type(m).__name__) for name, m in source.named_modules())
+            names.update((id(p), name) for name, p in source.named_parameters())
+            continue
+        for key, value in source.items():
             if isinstance(key, Tensor) and isinstance(value, str):
                 names[id(key)] = value
             elif isinstance(key, str) and isinstance(value, Tensor):
@@ -283,20 +318,22 @@ def _label_table(labels: Any) -> tuple[dict[int, str], dict[int, str]]:
                     "draw_graph: labels must map tensors to names ({tensor: 'name'}) or names to "
                     f"tensors, got an entry {type(key).__name__} -> {type(value).__name__}"
                 )
-        return names, {}
-    raise TypeError(f"draw_graph: labels must be a dict or a Module, got {type(labels).__name__}")
+    return names, modules
 
 
 def _collapse_modules(collapse: Any, labels: Any) -> list[Module]:
     if collapse is None or collapse is False:
         return []
     if collapse is True:
-        if not isinstance(labels, Module):
+        models = [source for source in _label_sources(labels) if isinstance(source, Module)]
+        if not models:
             raise ValueError(
                 "draw_graph: collapse=True collapses the top-level modules of the model given as "
                 "labels; pass labels=model, or collapse=[module, ...]"
             )
-        top = [m for name, m in labels.named_modules() if name and "." not in name]
+        top = [
+            m for model in models for name, m in model.named_modules() if name and "." not in name
+        ]
         return [m for m in top if m.parameters()]
     modules = [collapse] if isinstance(collapse, Module) else list(collapse)
     for m in modules:
@@ -374,6 +411,7 @@ def _build(
     max_values: int,
     title: str,
     rankdir: str,
+    local_derivatives: bool,
 ) -> Graph:
     """Nodes and edges, in graph order; a collapsed call hides its ops and inner tensors."""
     graph = Graph(title=title, rankdir=rankdir)
@@ -398,11 +436,13 @@ def _build(
     drawn: set[str] = set()
     once: set[tuple[str, str]] = set()  # edges touching a collapsed node are drawn once
 
-    def add_edge(tail: str, head: str) -> None:
+    def add_edge(tail: str, head: str, label: str | None = None) -> None:
         if tail[0] in "pg" or head[0] in "pg":
             if (tail, head) in once or tail == head:
                 return
             once.add((tail, head))
+        if label is not None:
+            graph.edge_labels[len(graph.edges)] = label
         graph.edges.append((tail, head))
 
     for t in order:
@@ -426,13 +466,34 @@ def _build(
                 graph.nodes.append(_tensor_node(name, t, names, grads, max_values, output))
         if head is None:
             continue
-        for u in _inputs(t):
+        local = _local_derivatives(t, names) if local_derivatives and head[0] == "o" else {}
+        for k, u in enumerate(_inputs(t)):
             tail = node_of(u)
             if tail is not None:
-                add_edge(tail, head)
+                add_edge(tail, head, local.get(k))
         if name is not None:
             add_edge(head, name)
     return graph
+
+
+def _local_derivatives(t: Tensor, names: dict[int, str]) -> dict[int, str]:
+    """Input index -> "∂y/∂x = value" for each one-element input of the op that made ``t``."""
+    node = t._node
+    if node is None or t.size != 1:
+        return {}
+    if node.released:
+        raise ValueError(
+            "draw_graph(local_derivatives=True) needs the graph's saved arrays, which backward() "
+            "released: draw before backward(), or call backward(retain_graph=True)"
+        )
+    grads = node.function.backward(node.ctx, get_array_module(t.data).ones_like(t.data))
+    short = {i: name.split()[0] for i, name in names.items() if name.split()}
+    labels = {}
+    for k, (u, g) in enumerate(zip(node.inputs, grads, strict=True)):
+        if g is not None and u.size == 1:
+            out, into = short.get(id(t), "y"), short.get(id(u), "x")
+            labels[k] = f"∂{out}/∂{into} = {_values(np.asarray(to_numpy(g)).reshape(()))}"
+    return labels
 
 
 def _op_label(function: type) -> str:
