@@ -55,7 +55,7 @@ def arrays(
 def distinct_arrays(
     shapes_: Sequence[tuple[int, ...]], low: float = -2.0, gap: float = 0.02
 ) -> st.SearchStrategy:
-    """Arrays of the given shapes whose values, over all of them, are pairwise at least ``gap`` apart.
+    """Arrays of the given shapes whose values (over all of them) are at least ``gap`` apart.
 
     The values are distinct points of the grid low, low + gap, ... (no ties for max or maximum).
     """
@@ -65,7 +65,10 @@ def distinct_arrays(
     def build(picks: list[int]) -> tuple[np.ndarray, ...]:
         values = low + gap * np.array(picks, dtype=np.float64)
         bounds = np.cumsum(sizes)[:-1]
-        return tuple(part.reshape(shape) for part, shape in zip(np.split(values, bounds), shapes_))
+        return tuple(
+            part.reshape(shape)
+            for part, shape in zip(np.split(values, bounds), shapes_, strict=True)
+        )
 
     total = sum(sizes)
     return st.lists(
@@ -74,7 +77,7 @@ def distinct_arrays(
 
 
 def axes(ndim: int) -> st.SearchStrategy:
-    """The ``axis`` argument of a reduction: None, one axis (maybe negative) or a tuple of distinct axes."""
+    """A reduction's ``axis``: None, one axis (maybe negative) or a tuple of distinct axes."""
     if ndim == 0:
         return st.sampled_from([None, ()])
     one = st.integers(-ndim, ndim - 1)

@@ -9,7 +9,7 @@ import pytest
 from devices import devices
 
 import tinysiam as ts
-from tinysiam import autograd, losses, nn
+from tinysiam import losses, nn
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::RuntimeWarning"
@@ -28,7 +28,8 @@ def test_log_of_zero_is_named_in_the_forward_pass(device) -> None:
 
 @devices
 def test_sqrt_at_zero_distance_is_named_in_the_backward_pass(device) -> None:
-    # contrastive loss without its guard: d = sqrt(sum (f1 - f2)^2) at f1 == f2 has an infinite slope
+    # contrastive loss without its guard: d = sqrt(sum (f1 - f2)^2) at f1 == f2 has an infinite
+    # slope
     f1 = ts.tensor(np.ones((3, 2)), requires_grad=True, device=device)
     f2 = ts.tensor(np.ones((3, 2)), device=device)
     with ts.detect_anomaly():
@@ -53,7 +54,8 @@ def test_a_nan_already_in_the_data_is_reported_as_coming_from_before_the_op() ->
         ts.detect_anomaly(),
         pytest.raises(
             ts.AnomalyError,
-            match=r"^DenseOp forward produced NaN in its output \(1, 2\) but input 0 already held NaN",
+            match=r"^DenseOp forward produced NaN in its output \(1, 2\) "
+            r"but input 0 already held NaN",
         ),
     ):
         net(images)
@@ -114,5 +116,5 @@ def test_a_finite_training_step_is_unchanged_in_anomaly_mode() -> None:
         opt.step()
         return [p.numpy() for p in twin.parameters()]
 
-    for plain, checked in zip(step(False), step(True)):
+    for plain, checked in zip(step(False), step(True), strict=True):
         np.testing.assert_array_equal(plain, checked)

@@ -41,7 +41,7 @@ def test_digits_look_like_mnist(digits):
 
 def test_same_seed_is_bit_identical_and_seeds_differ(digits):
     again = synthetic_digits(1000, seed=0)
-    for a, b in zip(digits, again):
+    for a, b in zip(digits, again, strict=True):
         np.testing.assert_array_equal(a, b)
     other = synthetic_digits(1000, seed=1)
     assert not np.array_equal(digits[1], other[1])

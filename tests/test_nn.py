@@ -22,12 +22,12 @@ def gradcheck_module(module, *inputs):
     def run(*args):
         xs, values = args[: len(inputs)], args[len(inputs) :]
         originals = [p.data for p in params]
-        for p, v in zip(params, values):
+        for p, v in zip(params, values, strict=True):
             p.data = v.data
         try:
             return module(*xs)
         finally:
-            for p, original in zip(params, originals):
+            for p, original in zip(params, originals, strict=True):
                 p.data = original
 
     return tinysiam.gradcheck(run, *inputs, *params)
@@ -35,7 +35,7 @@ def gradcheck_module(module, *inputs):
 
 def same(params, others):
     """The same tensor objects, in order (identity, not values)."""
-    return len(params) == len(others) and all(p is q for p, q in zip(params, others))
+    return len(params) == len(others) and all(p is q for p, q in zip(params, others, strict=True))
 
 
 def rng(seed=0):
@@ -179,7 +179,7 @@ def test_state_dict_round_trip_copies_into_the_same_parameters():
     params_before = b.parameters()
     b.load_state_dict(a.state_dict())
     assert same(b.parameters(), params_before)
-    for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+    for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters(), strict=True):
         np.testing.assert_array_equal(p.numpy(), q.numpy(), err_msg=name)
     x = tinysiam.tensor(rng(3).standard_normal((4, 2)).astype(np.float32))
     np.testing.assert_array_equal(a(x).numpy(), b(x).numpy())
@@ -235,7 +235,7 @@ def test_manual_seed_reproducible_and_explicit_rng_wins():
     a = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Dense(4, 5, init="narrow-normal"))
     tinysiam.manual_seed(123)
     b = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Dense(4, 5, init="narrow-normal"))
-    for p, q in zip(a.parameters(), b.parameters()):
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
         np.testing.assert_array_equal(p.numpy(), q.numpy())
     tinysiam.manual_seed(124)
     c = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Dense(4, 5, init="narrow-normal"))
@@ -315,7 +315,7 @@ def test_twin_shared_gradient_is_the_sum_of_both_branches():
         net.zero_grad()
         (net(x) * w).sum().backward()
         branch_grads.append([p.grad.copy() for p in net.parameters()])
-    for g, g1, g2 in zip(twin_grads, *branch_grads):
+    for g, g1, g2 in zip(twin_grads, *branch_grads, strict=True):
         assert np.any(g1 != 0) and np.any(g2 != 0)
         np.testing.assert_allclose(g, g1 + g2, rtol=1e-10, atol=1e-12)
     assert same(twin.parameters(), net.parameters())

@@ -146,7 +146,7 @@ def test_conv_and_pool_on_the_device_match_cpu(device: str) -> None:
         return [out.numpy()] + [to_numpy(t.grad) for t in tensors]
 
     for name, on_device, on_cpu in zip(
-        ["out", "x.grad", "weight.grad", "bias.grad"], run(device), run("cpu")
+        ["out", "x.grad", "weight.grad", "bias.grad"], run(device), run("cpu"), strict=True
     ):
         np.testing.assert_allclose(on_device, on_cpu, rtol=1e-4, atol=1e-5, err_msg=name)
 
