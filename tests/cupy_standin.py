@@ -251,6 +251,10 @@ class ndarray:  # noqa: N801  (CuPy's name)
     def std(self, *args: Any, **kwargs: Any) -> ndarray:
         return self._reduce("std", *args, **kwargs)
 
+    def take(self, indices: Any, axis: Any = None) -> ndarray:
+        _launch()
+        return _wrap(numpy.take(self._a, _device_index(indices), axis=axis))
+
     def clip(self, low: Any = None, high: Any = None) -> ndarray:
         return clip(self, low, high)
 
@@ -671,6 +675,10 @@ def stack(arrays: Any, axis: int = 0) -> ndarray:
 
 def split(a: ndarray, indices: Any, axis: int = 0) -> list[ndarray]:
     return [_wrap(part) for part in numpy.split(_operand(a, "split"), indices, axis=axis)]
+
+
+def take(a: ndarray, indices: Any, axis: Any = None) -> ndarray:
+    return a.take(indices, axis=axis)
 
 
 def take_along_axis(a: ndarray, indices: ndarray, axis: int) -> ndarray:
