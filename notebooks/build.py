@@ -1,0 +1,220 @@
+"""Make the course notebooks from the tested pages:  python notebooks/build.py
+
+Each course page (docs/NN-*.md, and docs/build-it-yourself.md when it exists) becomes
+notebooks/<same name>.ipynb, and notebooks/experiment-1.md becomes notebooks/experiment-1.ipynb:
+
+* the first cell installs tinysiam where it is missing (a hosted notebook service) and chooses
+  the GPU when CuPy and one are present (``DEVICE``);
+* each ```python block becomes a code cell, in order, so the notebook runs what the page's test
+  runs; the ```text block that shows a block's output is dropped (running the cell shows it);
+* the prose becomes Markdown cells; links to other pages point at their notebooks, figures at
+  ../docs/figures/;
+* exercise solutions stay hidden until opened: their prose stays inside <details> and their code
+  cells are collapsed (metadata ``jupyter.source_hidden``, tag ``solution``).
+
+The pages are the source: edit them, then run this script. ``--check`` rebuilds into memory and
+lists the notebooks that differ from what is committed (tests/test_notebooks.py does the same).
+Needs nbformat (pip install "tinysiam[notebooks]").
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+NOTEBOOKS = ROOT / "notebooks"
+
+FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```[ \t]*$", re.S | re.M)  # as tests/test_docs.py
+DETAILS_OPEN = re.compile(r"<details[^>]*>\s*<summary>(.*?)</summary>", re.S)
+DETAILS_CLOSE = "</details>"
+LINK = re.compile(r"(\]\(|<img [^>]*src=\")([^)\"\s#]*)")
+
+SETUP = '''\
+# {title}
+# Generated from {source} by notebooks/build.py: edit the page, then rebuild.
+# Setup: install tinysiam where it is missing (e.g. a hosted notebook service), and use the GPU
+# when CuPy and one are present. The page's code runs on the CPU; to use the GPU, pass
+# device=DEVICE to tinysiam.tensor() and call .to(DEVICE) on a model.
+try:
+    import tinysiam
+except ImportError:
+    %pip install --quiet tinysiam
+    import tinysiam
+
+DEVICE = "cuda" if tinysiam.cuda_available() else "cpu"
+print("tinysiam, arrays on", DEVICE)
+'''
+
+
+def sources() -> list[Path]:
+    """The pages and notebook sources that become notebooks, in course order."""
+    pages = sorted(DOCS.glob("[0-9][0-9]-*.md"))
+    extra = [DOCS / "build-it-yourself.md", NOTEBOOKS / "experiment-1.md"]
+    return pages + [path for path in extra if path.is_file()]
+
+
+def notebook_path(source: Path, folder: Path = NOTEBOOKS) -> Path:
+    return folder / f"{source.stem}.ipynb"
+
+
+def convert(text: str, source: Path) -> NotebookNode:
+    """A notebook from a page's Markdown: prose cells, code cells, hidden solutions."""
+    title = next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), "")
+    where = source.relative_to(ROOT).as_posix()
+    cells = [new_code_cell(SETUP.format(title=title or source.stem, source=where))]
+    in_details = False
+    fences = list(FENCE.finditer(text))
+    position = 0
+    previous_was_python = False
+    prose: list[str] = []  # Markdown (and non-python fences) waiting for the next code cell
+    for fence in fences:
+        language, body = fence.group(1), fence.group(2)
+        between = text[position : fence.start()]
+        position = fence.end()
+        if language == "text" and previous_was_python and not between.strip():
+            previous_was_python = False  # the output of the block before: running it shows it
+            continue
+        prose.append(between)
+        if language != "python":
+            prose.append(fence.group(0))
+            previous_was_python = False
+            continue
+        in_details = _flush(prose, cells, in_details, source)
+        cell = new_code_cell(body.rstrip("\n"))
+        if in_details:  # an exercise's solution: collapsed until the reader opens it
+            cell.metadata["jupyter"] = {"source_hidden": True}
+            cell.metadata["tags"] = ["solution"]
+        cells.append(cell)
+        previous_was_python = True
+    prose.append(text[position:])
+    _flush(prose, cells, in_details, source)
+    for k, cell in enumerate(cells):
+        cell["id"] = f"{source.stem[:40]}-{k}"  # stable ids: rebuilding changes nothing
+    notebook = new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "name": "python3",
+    }
+    notebook.metadata["language_info"] = {"name": "python"}
+    return notebook
+
+
+def _flush(prose: list[str], cells: list[NotebookNode], in_details: bool, source: Path) -> bool:
+    """Turn the waiting prose into a Markdown cell; returns whether a <details> is still open.
+
+    A <details> block that holds code cannot span cells (each cell is its own HTML), so its
+    prose is closed before the code cell and reopened after it.
+    """
+    text = "".join(prose)
+    prose.clear()
+    parts = []
+    if in_details:
+        close = text.find(DETAILS_CLOSE)
+        inside = text if close == -1 else text[:close]
+        if inside.strip():
+            parts.append(f"<details>\n<summary>Solution, continued</summary>\n\n{inside.strip()}")
+            parts.append(DETAILS_CLOSE if close != -1 else "")
+        if close == -1:
+            _add_markdown(cells, parts, source, closing=inside.strip() != "")
+            return True
+        text = text[close + len(DETAILS_CLOSE) :]
+        in_details = False
+    opens = list(DETAILS_OPEN.finditer(text))
+    if len(opens) > text.count(DETAILS_CLOSE):  # a <details> opens and holds the next code
+        last = opens[-1]
+        after = text[last.end() :]
+        if after.strip():
+            parts.append(text.strip())
+            parts.append("")
+            _add_markdown(cells, parts, source, closing=True)
+        else:
+            summary = last.group(1).strip()
+            parts.append(f"{text[: last.start()].strip()}\n\n*{summary}: in the collapsed cell below.*")
+            _add_markdown(cells, parts, source, closing=False)
+        return True
+    parts.append(text.strip())
+    _add_markdown(cells, parts, source, closing=False)
+    return in_details
+
+
+def _add_markdown(cells: list[NotebookNode], parts: list[str], source: Path, closing: bool) -> None:
+    text = "\n\n".join(part for part in parts if part).strip()
+    text = text.replace('<details markdown="1">', "<details>")
+    if closing:
+        text += f"\n\n{DETAILS_CLOSE}"
+    if text:
+        cells.append(new_markdown_cell(_relink(text, source)))
+
+
+def _relink(text: str, source: Path) -> str:
+    """Links as seen from notebooks/: pages become their notebooks, other files ../docs/..."""
+    if source.parent != DOCS:
+        return text
+
+    def target(match: re.Match[str]) -> str:
+        link = match.group(2)
+        if not link or "://" in link or link.startswith(("../", "mailto:", "/")):
+            return match.group(0)
+        if link.endswith(".md") and notebook_path(DOCS / link).stem in {s.stem for s in sources()}:
+            return match.group(1) + link[: -len(".md")] + ".ipynb"
+        return match.group(1) + "../docs/" + link
+
+    return LINK.sub(target, text)
+
+
+def build(folder: Path = NOTEBOOKS) -> list[Path]:
+    """Write every notebook into ``folder``; returns their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for source in sources():
+        path = notebook_path(source, folder)
+        nbformat.write(convert(source.read_text(), source), path)
+        written.append(path)
+    return written
+
+
+def stale() -> list[str]:
+    """The notebooks whose cells differ from their source's (or that are missing)."""
+    out_of_date = []
+    for source in sources():
+        path = notebook_path(source)
+        fresh = convert(source.read_text(), source)
+        if not path.is_file() or cell_sources(nbformat.read(path, as_version=4)) != cell_sources(
+            fresh
+        ):
+            out_of_date.append(f"{path.relative_to(ROOT)} (from {source.relative_to(ROOT)})")
+    return out_of_date
+
+
+def cell_sources(notebook: NotebookNode) -> list[tuple[str, str]]:
+    """What a reader sees of a notebook: each cell's type and source (no outputs, no metadata)."""
+    return [(cell.cell_type, cell.source) for cell in notebook.cells]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--check", action="store_true", help="list out-of-date notebooks instead of writing them"
+    )
+    args = parser.parse_args(argv)
+    if args.check:
+        out_of_date = stale()
+        for line in out_of_date:
+            print(f"out of date: {line}")
+        return 1 if out_of_date else 0
+    for path in build():
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
