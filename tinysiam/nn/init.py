@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import check_choice
+
 INITS = ("he", "narrow-normal", "glorot")
 NARROW_STD = 0.01
 
@@ -55,11 +57,7 @@ def glorot_uniform(
 
 def check_init(name: str) -> str:
     """Return ``name`` if it is a known scheme, else raise a ValueError listing them."""
-    if name not in INITS:
-        raise ValueError(
-            f"unknown init {name!r}; valid ones are {', '.join(repr(n) for n in INITS)}"
-        )
-    return name
+    return check_choice("init", name, INITS)
 
 
 def initial_parameters(
