@@ -7,8 +7,9 @@ notebooks/<same name>.ipynb, and notebooks/experiment-1.md becomes notebooks/exp
   the GPU when CuPy and one are present (``DEVICE``);
 * each ```python block becomes a code cell, in order, so the notebook runs what the page's test
   runs; the ```text block that shows a block's output is dropped (running the cell shows it);
-* the prose becomes Markdown cells; links to other pages point at their notebooks, figures at
-  ../docs/figures/;
+* the prose becomes Markdown cells; links to other pages point at their notebooks, other files
+  at ../docs/, and the figures of docs/figures/ are embedded in their cells (attachments), so a
+  notebook uploaded alone to a hosted notebook service still shows them;
 * exercise solutions stay hidden until opened: their prose stays inside <details> and their code
   cells are collapsed (metadata ``jupyter.source_hidden``, tag ``solution``).
 
@@ -20,6 +21,7 @@ Needs nbformat (pip install "tinysiam[notebooks]").
 from __future__ import annotations
 
 import argparse
+import base64
 import re
 import sys
 from pathlib import Path
@@ -35,6 +37,7 @@ NOTEBOOKS = ROOT / "notebooks"
 FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```[ \t]*$", re.S | re.M)  # as tests/test_docs.py
 DETAILS_OPEN = re.compile(r"<details[^>]*>\s*<summary>(.*?)</summary>", re.S)
 DETAILS_CLOSE = "</details>"
+FIGURE = re.compile(r"(!\[[^\]]*\]\()\.\./docs/figures/([\w.-]+\.png)\)")
 LINK = re.compile(r"(\]\(|<img [^>]*src=\")([^)\"\s#]*)")
 
 SETUP = '''\
@@ -152,7 +155,23 @@ def _add_markdown(cells: list[NotebookNode], parts: list[str], source: Path, clo
     if closing:
         text += f"\n\n{DETAILS_CLOSE}"
     if text:
-        cells.append(new_markdown_cell(_relink(text, source)))
+        cells.append(_attach_figures(new_markdown_cell(_relink(text, source))))
+
+
+def _attach_figures(cell: NotebookNode) -> NotebookNode:
+    """Embed the course's figures in the cell (``attachment:``), so that a notebook uploaded on
+    its own to a hosted notebook service still shows them."""
+
+    def attach(match: re.Match[str]) -> str:
+        path = DOCS / "figures" / match.group(2)
+        if not path.is_file():
+            return match.group(0)
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        cell.setdefault("attachments", {})[path.name] = {"image/png": data}
+        return f"{match.group(1)}attachment:{path.name})"
+
+    cell.source = FIGURE.sub(attach, cell.source)
+    return cell
 
 
 def _relink(text: str, source: Path) -> str:
@@ -195,9 +214,10 @@ def stale() -> list[str]:
     return out_of_date
 
 
-def cell_sources(notebook: NotebookNode) -> list[tuple[str, str]]:
-    """What a reader sees of a notebook: each cell's type and source (no outputs, no metadata)."""
-    return [(cell.cell_type, cell.source) for cell in notebook.cells]
+def cell_sources(notebook: NotebookNode) -> list[tuple[str, str, dict]]:
+    """What a reader sees of a notebook: each cell's type, source and embedded figures (no
+    outputs, no metadata)."""
+    return [(cell.cell_type, cell.source, cell.get("attachments", {})) for cell in notebook.cells]
 
 
 def main(argv: list[str] | None = None) -> int:

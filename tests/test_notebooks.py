@@ -4,6 +4,7 @@ autodiff page's and experiment 1's notebooks run in a real kernel (nbclient), on
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import os
 import time
@@ -130,6 +131,12 @@ def test_conversion_rules() -> None:
     markdown = "\n".join(source for kind, source in cells if kind == "markdown")
     assert "(03-autodiff.ipynb#the-chain-rule)" in markdown  # pages become notebooks
     assert "(../docs/figures/x.png)" in markdown and "(../tinysiam/autograd.py)" in markdown
+    # figures that exist are embedded: the notebook shows them wherever it is opened
+    page = build.convert("![the graph](figures/autodiff-graph.png)\n", build.DOCS / "03-x.md")
+    figure = page.cells[1]
+    assert figure.source == "![the graph](attachment:autodiff-graph.png)"
+    png = base64.b64decode(figure.attachments["autodiff-graph.png"]["image/png"])
+    assert png == (build.DOCS / "figures" / "autodiff-graph.png").read_bytes()
     assert "```text" not in markdown and "```bash\npython -m pytest\n```" in markdown
     assert 'markdown="1"' not in markdown
     for cell in notebook.cells:  # every <details> opened in a cell is closed in it

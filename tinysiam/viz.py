@@ -481,7 +481,7 @@ def _local_derivatives(t: Tensor, names: dict[int, str]) -> dict[int, str]:
     node = t._node
     if node is None or t.size != 1:
         return {}
-    if node.released:
+    if getattr(node, "released", False):
         raise ValueError(
             "draw_graph(local_derivatives=True) needs the graph's saved arrays, which backward() "
             "released: draw before backward(), or call backward(retain_graph=True)"
