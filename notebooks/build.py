@@ -37,10 +37,11 @@ NOTEBOOKS = ROOT / "notebooks"
 FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```[ \t]*$", re.S | re.M)  # as tests/test_docs.py
 DETAILS_OPEN = re.compile(r"<details[^>]*>\s*<summary>(.*?)</summary>", re.S)
 DETAILS_CLOSE = "</details>"
+REOPENED = "<details>\n<summary>Solution, continued</summary>\n\n"
 FIGURE = re.compile(r"(!\[[^\]]*\]\()\.\./docs/figures/([\w.-]+\.png)\)")
 LINK = re.compile(r"(\]\(|<img [^>]*src=\")([^)\"\s#]*)")
 
-SETUP = '''\
+SETUP = """\
 # {title}
 # Generated from {source} by notebooks/build.py: edit the page, then rebuild.
 # Setup: install tinysiam where it is missing (e.g. a hosted notebook service), and use the GPU
@@ -54,7 +55,7 @@ except ImportError:
 
 DEVICE = "cuda" if tinysiam.cuda_available() else "cpu"
 print("tinysiam, arrays on", DEVICE)
-'''
+"""
 
 
 def sources() -> list[Path]:
@@ -119,41 +120,30 @@ def _flush(prose: list[str], cells: list[NotebookNode], in_details: bool, source
     """
     text = "".join(prose)
     prose.clear()
-    parts = []
-    if in_details:
+    continued = ""
+    if in_details:  # this prose continues a <details> that a code cell interrupted
         close = text.find(DETAILS_CLOSE)
-        inside = text if close == -1 else text[:close]
+        inside, text = (
+            (text, "") if close == -1 else (text[:close], text[close + len(DETAILS_CLOSE) :])
+        )
         if inside.strip():
-            parts.append(f"<details>\n<summary>Solution, continued</summary>\n\n{inside.strip()}")
-            parts.append(DETAILS_CLOSE if close != -1 else "")
+            continued = f"{REOPENED}{inside.strip()}\n\n{DETAILS_CLOSE}"
         if close == -1:
-            _add_markdown(cells, parts, source, closing=inside.strip() != "")
+            _add_markdown(cells, continued, source)
             return True
-        text = text[close + len(DETAILS_CLOSE) :]
-        in_details = False
     opens = list(DETAILS_OPEN.finditer(text))
-    if len(opens) > text.count(DETAILS_CLOSE):  # a <details> opens and holds the next code
-        last = opens[-1]
-        after = text[last.end() :]
-        if after.strip():
-            parts.append(text.strip())
-            parts.append("")
-            _add_markdown(cells, parts, source, closing=True)
-        else:
-            summary = last.group(1).strip()
-            parts.append(f"{text[: last.start()].strip()}\n\n*{summary}: in the collapsed cell below.*")
-            _add_markdown(cells, parts, source, closing=False)
-        return True
-    parts.append(text.strip())
-    _add_markdown(cells, parts, source, closing=False)
-    return in_details
+    still_open = len(opens) > text.count(DETAILS_CLOSE)  # a solution opens; its code follows
+    if still_open and text[opens[-1].end() :].strip():  # its prose comes before its code
+        text = f"{text.strip()}\n\n{DETAILS_CLOSE}"
+    elif still_open:  # the solution is code only: say where it is
+        summary = opens[-1].group(1).strip()
+        text = f"{text[: opens[-1].start()].strip()}\n\n*{summary}: in the collapsed cell below.*"
+    _add_markdown(cells, f"{continued}\n\n{text.strip()}", source)
+    return still_open
 
 
-def _add_markdown(cells: list[NotebookNode], parts: list[str], source: Path, closing: bool) -> None:
-    text = "\n\n".join(part for part in parts if part).strip()
-    text = text.replace('<details markdown="1">', "<details>")
-    if closing:
-        text += f"\n\n{DETAILS_CLOSE}"
+def _add_markdown(cells: list[NotebookNode], text: str, source: Path) -> None:
+    text = text.replace('<details markdown="1">', "<details>").strip()
     if text:
         cells.append(_attach_figures(new_markdown_cell(_relink(text, source))))
 

@@ -102,6 +102,8 @@ answer = 42
 ```text
 ```
 
+Then more.
+
 </details>
 
 **2.** Another.
@@ -147,6 +149,11 @@ def test_conversion_rules() -> None:
     assert all(c.metadata["jupyter"]["source_hidden"] for c in solutions)
     assert not notebook.cells[1].metadata.get("tags")
     assert "*Solution: in the collapsed cell below.*" in markdown
+    assert (
+        "markdown",
+        "<details>\n<summary>Solution, continued</summary>\n\nThen more.\n\n</details>\n\n"
+        "**2.** Another.\n\n*Solution: in the collapsed cell below.*",
+    ) in cells
     assert cells[-1] == ("markdown", "The end.")
     assert [c["id"] for c in notebook.cells] == [f"09-a-page-{k}" for k in range(len(cells))]
 
