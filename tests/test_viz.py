@@ -202,6 +202,17 @@ def test_labels_from_a_module_and_a_dict_together() -> None:
     assert {"f1", "f2", "d2", "branch.0.weight", "branch.2.bias"} <= set(names)
 
 
+def test_collapse_true_collapses_each_layer_with_parameters() -> None:
+    rng = np.random.default_rng(0)
+    net = nn.Sequential(nn.Dense(4, 3, rng=rng), nn.ReLU(), nn.Dense(3, 2, rng=rng))
+    graph = draw_graph(net(batch(1)).sum(), labels=net, collapse=True)
+    modules = [text_of("<BR/>".join(n.lines)) for n in graph.nodes if n.kind == "module"]
+    assert modules == ["0 | Dense, 1 op", "2 | Dense, 1 op"]
+    assert [n.lines[0] for n in graph.nodes if n.kind == "op"] == ["ReLU", "Sum"]
+    params = [text_of("<BR/>".join(n.lines)) for n in graph.nodes if n.kind == "parameters"]
+    assert params == ["0 parameters | 2 tensors, 15 values", "2 parameters | 2 tensors, 8 values"]
+
+
 def test_collapse_of_a_batched_twin_is_one_call() -> None:
     twin = small_twin()
     f1, f2 = twin(batch(1), batch(2))  # one batch through the shared branch
@@ -296,6 +307,8 @@ def test_bad_input_is_named() -> None:
         draw_graph(L, labels=[tensors["a"]])
     with pytest.raises(ValueError, match="rankdir must be .*got 'XY'"):
         draw_graph(L, rankdir="XY")
+    with pytest.raises(ValueError, match="max_values must be an int >= 0, got -1"):
+        draw_graph(L, max_values=-1)
 
 
 def test_a_leaf_alone_is_one_node() -> None:

@@ -239,6 +239,8 @@ def draw_graph(
             f"draw_graph: expected a tinysiam Tensor, got {type(tensor).__name__}; "
             "wrap arrays with tinysiam.tensor(...)"
         )
+    if isinstance(max_values, bool) or not isinstance(max_values, int) or max_values < 0:
+        raise ValueError(f"draw_graph: max_values must be an int >= 0, got {max_values!r}")
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"draw_graph: rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
     names, module_names = _label_table(labels)
@@ -558,11 +560,15 @@ def _module_node(
     title = module_names.get(id(group.module), type(group.module).__name__)
     lines = [
         f"<B>{_escape(title)}</B>",
-        _escape(f"{type(group.module).__name__}, {len(group.members)} ops"),
+        _escape(f"{type(group.module).__name__}, {_count(len(group.members), 'op')}"),
     ]
     if calls > 1:
         lines.append(_escape(f"call {group.call} of {calls}"))
     return GraphNode(name, "module", lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def _values(array: Any) -> str:
