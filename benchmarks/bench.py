@@ -87,7 +87,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--threads",
         type=int,
         default=None,
-        help="threads for the timing workers' BLAS / OpenMP (default: the libraries' own, all cores)",
+        help="threads for the timing workers' BLAS / OpenMP "
+        "(default: the libraries' own, all cores)",
     )
     parser.add_argument(
         "--keep-freed-memory",
@@ -134,7 +135,9 @@ def contenders(
     keep_freed_memory: str = "tinysiam",
     **options: Any,
 ) -> dict[str, Contender]:
-    """The tinysiam and PyTorch contenders of one row: kind "training" (workload, pairs) or "op" (case).
+    """The tinysiam and PyTorch contenders of one row.
+
+    ``kind`` is "training" (options: workload, pairs) or "op" (options: case).
 
     keep_freed_memory: "tinysiam", "all" or "none", the workers that call
     tinysiam.keep_freed_memory() before anything else.
@@ -175,12 +178,6 @@ def rows_to_run(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     for workload in ("W1", "W2", "W3"):
         if workload not in args.workloads:
-            continue
-        if workload == "W3" and not workloads.w3_available():
-            print(
-                "note: W3 skipped: tinysiam.models has no omniglot_cpu_net / OMNIGLOT_CPU_IMAGE_SIZE yet",
-                file=sys.stderr,
-            )
             continue
         pairs = args.pairs[workload]
         rows.append(
@@ -296,14 +293,17 @@ def goals(rows: list[dict[str, Any]], peak: float, device: str) -> str:
 
     training = {row["options"]["workload"]: row for row in rows if row["kind"] == "training"}
     lines = [
-        f"Goals (set for --device cpu{'; shown here against PyTorch CUDA' if device == 'cuda' else ''}):"
+        "Goals (set for --device cpu"
+        + ("; shown here against PyTorch CUDA" if device == "cuda" else "")
+        + "):"
     ]
     ratios = []
     for name, row in training.items():
         ts, pt = row["results"].get("tinysiam"), row["results"].get("pytorch")
         ratio = ts["seconds"] / pt["seconds"] if ts and pt else None
         ratios.append(
-            f"{name} {'-' if ratio is None else f'{ratio:.2f}x'} {verdict(None if ratio is None else ratio <= GOAL_TIME_RATIO)}"
+            f"{name} {'-' if ratio is None else f'{ratio:.2f}x'} "
+            f"{verdict(None if ratio is None else ratio <= GOAL_TIME_RATIO)}"
         )
     lines.append(
         f"  every workload <= {GOAL_TIME_RATIO:.1f}x PyTorch's time: "
@@ -344,7 +344,8 @@ def checks(rows: list[dict[str, Any]]) -> list[str]:
         a, b = outputs
         if not np.isclose(a, b, rtol=1e-3, atol=1e-6):
             warnings.append(
-                f"warning: {row['label']}: first-step loss {a:.6g} (tinysiam) vs {b:.6g} (PyTorch): "
+                f"warning: {row['label']}: first-step loss {a:.6g} (tinysiam) "
+                f"vs {b:.6g} (PyTorch): "
                 "the two sides are not computing the same thing"
             )
     return warnings
@@ -403,7 +404,7 @@ def profile(args: argparse.Namespace) -> None:
     if args.keep_freed_memory != "none":
         tinysiam.keep_freed_memory()
     for workload in ("W1", "W2", "W3"):
-        if workload not in args.workloads or (workload == "W3" and not workloads.w3_available()):
+        if workload not in args.workloads:
             continue
         step = workloads.tinysiam_training_step(workload, args.pairs[workload], args.device)
         for _ in range(max(1, args.warmup)):
@@ -432,10 +433,12 @@ def profile(args: argparse.Namespace) -> None:
             print(f"  {name:<38}{1e3 * seconds / args.repeats:9.1f}{100 * seconds / total:10.1f}")
         rest = total - sum(costs.values())
         print(
-            f"  {'(engine, graph, Python glue)':<38}{1e3 * rest / args.repeats:9.1f}{100 * rest / total:10.1f}"
+            f"  {'(engine, graph, Python glue)':<38}"
+            f"{1e3 * rest / args.repeats:9.1f}{100 * rest / total:10.1f}"
         )
         print(
-            "  top functions by own time (array expressions and @ count in the function that runs them):"
+            "  top functions by own time "
+            "(array expressions and @ count in the function that runs them):"
         )
         for key, entry in sorted(stats.items(), key=lambda item: -item[1][2])[:8]:
             where = f"{Path(key[0]).name}:{key[1]} {key[2]}" if key[1] else key[2]
@@ -446,7 +449,12 @@ def profile(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.device == "cuda" and not tinysiam.cuda_available():
-        print("error: --device cuda needs CuPy and an NVIDIA GPU", file=sys.stderr)
+        print(
+            "error: --device cuda needs CuPy and an NVIDIA GPU that runs a kernel and a matrix "
+            "product (pip install 'tinysiam[gpu]'); this machine has none, or CuPy lacks its CUDA "
+            "runtime libraries. Use --device cpu.",
+            file=sys.stderr,
+        )
         return 2
     if args.threads:  # read by OpenBLAS, OpenMP and MKL when the worker processes start
         for variable in THREAD_VARIABLES:
@@ -467,8 +475,10 @@ def main(argv: list[str] | None = None) -> int:
     info = machine(args.device, peak)
     threads = f", {args.threads} threads each" if args.threads else ""
     print(
-        f"\n{info['cpu']}, {info['cores']} cores{threads}, device {args.device}; numpy {info['numpy']}, torch {info['torch']}; "
-        f"measured float32 GEMM peak {peak:.0f} GFLOP/s; median of {args.repeats} after {args.warmup} warm-up; "
+        f"\n{info['cpu']}, {info['cores']} cores{threads}, device {args.device}; "
+        f"numpy {info['numpy']}, torch {info['torch']}; "
+        f"measured float32 GEMM peak {peak:.0f} GFLOP/s; "
+        f"median of {args.repeats} after {args.warmup} warm-up; "
         f"keep_freed_memory: {args.keep_freed_memory}\n"
     )
     print(table(rows, peak, args.device))

@@ -11,8 +11,12 @@ process:
 The products of one layer, for a batch of N inputs (a convolution: per chunk of its batch, with
 K = C*kh*kw and L = images in the chunk * OH * OW, as in tinysiam/ops/conv.py):
 
-    dense  forward x W^T  (N, in)(in, out)   weight gradient g^T x  (out, N)(N, in)   input gradient g W    (N, out)(out, in)
-    conv   forward W cols (O, K)(K, L)       weight gradient cols g^T (K, L)(L, O)    input gradient W^T g  (K, O)(O, L)
+    dense  forward          x W^T     (N, in)(in, out)
+           weight gradient  g^T x     (out, N)(N, in)
+           input gradient   g W       (N, out)(out, in)
+    conv   forward          W cols    (O, K)(K, L)
+           weight gradient  cols g^T  (K, L)(L, O)
+           input gradient   W^T g     (K, O)(O, L)
 
 The first layer needs no input gradient. The difference between the two columns is everything
 else the step does: im2col and col2im, pooling, ReLU, the loss, Adam, the graph. The products
@@ -92,7 +96,10 @@ def timed(run: Callable[[], object], repeats: int) -> float:
 
 
 def product_flops(products: list[Product]) -> int:
-    """2 * M * K * N summed over the products (each (M, K) @ (K, N) once its operands are transposed)."""
+    """2 * M * K * N summed over the products.
+
+    Each is (M, K) @ (K, N) once its operands are transposed.
+    """
     total = 0
     for a_shape, b_shape, a_t, b_t in products:
         (m, k), n = (a_shape[::-1] if a_t else a_shape), (b_shape[0] if b_t else b_shape[1])
@@ -101,7 +108,10 @@ def product_flops(products: list[Product]) -> int:
 
 
 def products_runner(products: list[Product]) -> Callable[[], None]:
-    """A function that runs every product once (operands made once, shared where shapes are equal)."""
+    """A function that runs every product once.
+
+    Operands are made once, and shared where shapes are equal.
+    """
     rng = np.random.default_rng(0)
     stored: dict[tuple[int, int], np.ndarray] = {}
     operands = []
@@ -130,12 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(names) - set(workloads.TRAINING_WORKLOADS))
     if unknown:
         parser.error(
-            f"--workloads: unknown {', '.join(unknown)}; valid ones are {', '.join(workloads.TRAINING_WORKLOADS)}"
+            f"--workloads: unknown {', '.join(unknown)}; "
+            f"valid ones are {', '.join(workloads.TRAINING_WORKLOADS)}"
         )
 
     tinysiam.keep_freed_memory()  # as bench.py's tinysiam worker and the examples do
     print(
-        "| workload | GFLOP/iter | products alone ms | their GFLOP/s | tinysiam step ms | products' share of the step |"
+        "| workload | GFLOP/iter | products alone ms | their GFLOP/s | tinysiam step ms "
+        "| products' share of the step |"
     )
     print("|---|---|---|---|---|---|")
     for name in names:
@@ -145,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         alone = timed(products_runner(products), args.repeats)
         step = timed(workloads.tinysiam_training_step(name, pairs), args.repeats)
         print(
-            f"| {name} ({pairs} pairs) | {flops / 1e9:.2f} | {alone * 1e3:.1f} | {flops / alone / 1e9:.0f} "
+            f"| {name} ({pairs} pairs) | {flops / 1e9:.2f} | {alone * 1e3:.1f} "
+            f"| {flops / alone / 1e9:.0f} "
             f"| {step * 1e3:.1f} | {alone / step:.0%} |",
             flush=True,
         )

@@ -17,9 +17,10 @@ minus its level just after importing its framework and running a tiny op in it
 Only anonymous memory counts (arrays, heap, stacks; not the pages of the libraries' code, see
 ``_peak_anonymous_bytes``). So the number is what the workload costs (weights, optimiser state,
 data, activations, gradients), not the size of the library. Linux only (elsewhere it falls back
-to the process's peak RSS). The peak is reset after the model is built, so a build-time transient (PyTorch's
-worker builds the tinysiam model once to copy its weights) is not counted. On a GPU the framework
-also reports its allocator's peak device memory (``Contender.device_memory``).
+to the process's peak RSS). The peak is reset after the model is built, so a build-time
+transient (PyTorch's worker builds the tinysiam model once to copy its weights) is not counted.
+On a GPU the framework also reports its allocator's peak device memory
+(``Contender.device_memory``).
 
 Usage:
     results = time_interleaved({"tinysiam": Contender(factory_a), "pytorch": Contender(factory_b)},
@@ -35,6 +36,7 @@ factory and everything in a Contender must be picklable (module-level functions,
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import gc
@@ -77,7 +79,10 @@ class Contender:
 
 
 class WorkerError(RuntimeError):
-    """A worker failed to build or run its step; ``name`` says whose, the message holds its traceback."""
+    """A worker failed to build or run its step.
+
+    ``name`` says whose; the message holds its traceback.
+    """
 
     def __init__(self, name: str, message: str) -> None:
         super().__init__(f"{name}: {message}")
@@ -125,10 +130,8 @@ def _release_free_heap() -> None:
     After a build, memory freed by its temporaries would otherwise stay resident and be counted.
     """
     gc.collect()
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        pass
 
 
 def _reset_peak() -> None:
@@ -151,7 +154,7 @@ def _worker(connection, contender: Contender, warmup: int) -> None:
         baseline = _anonymous_bytes()
         step = contender.factory()
         _release_free_heap()
-        _reset_peak()  # the model, data and optimiser stay in RSS; build-time transients do not count
+        _reset_peak()  # the model, data and optimiser stay in RSS; build-time transients don't
         outputs = [step() for _ in range(warmup)]
         connection.send(("ready", None))
         while connection.recv() == "step":

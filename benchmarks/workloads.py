@@ -57,11 +57,6 @@ def pair(value: int | tuple[int, int]) -> tuple[int, int]:
 
 
 # ----- the networks --------------------------------------------------------------------------
-def w3_available() -> bool:
-    """True once models.py has the CPU preset of experiment 2."""
-    return hasattr(models, "omniglot_cpu_net") and hasattr(models, "OMNIGLOT_CPU_IMAGE_SIZE")
-
-
 def image_shape(workload: str) -> tuple[int, int, int]:
     """(C, H, W) of one input image of a training workload."""
     if workload == "W1":
@@ -84,10 +79,6 @@ def build_tinysiam(workload: str, seed: int = SEED) -> tuple[nn.Module, nn.Modul
     if workload == "W2":
         return models.koch_net(rng), models.SimilarityHead(4096, rng=rng)
     if workload == "W3":
-        if not w3_available():
-            raise RuntimeError(
-                "W3 needs models.omniglot_cpu_net and models.OMNIGLOT_CPU_IMAGE_SIZE"
-            )
         branch = models.omniglot_cpu_net(rng)
         features = list(layer_shapes(branch, (1, *image_shape("W3"))))[-1][2][-1]
         return branch, models.SimilarityHead(features, init="he", rng=rng)
@@ -99,7 +90,7 @@ def build_tinysiam(workload: str, seed: int = SEED) -> tuple[nn.Module, nn.Modul
 def pair_batch(
     workload: str, pairs: int, seed: int = SEED
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """x1, x2: (pairs, C, H, W) float32 in [0, 1); y: (pairs,) float32, half similar (1), half not."""
+    """x1, x2: (pairs, C, H, W) float32 in [0, 1); y: (pairs,) float32, half similar (1)."""
     rng = np.random.default_rng(seed + 1)
     shape = (pairs, *image_shape(workload))
     x1 = rng.random(shape, dtype=np.float32)
@@ -191,7 +182,7 @@ def tinysiam_loss(
 
 
 def tinysiam_synchronize(device: str) -> Callable[[], None]:
-    """A function that waits for the device to finish its queued work (nothing to wait for on CPU)."""
+    """A function that waits for the device to finish its queued work (nothing to do on CPU)."""
     if device == "cpu":
         return lambda: None
     return array_module("cuda").cuda.Device().synchronize
@@ -229,7 +220,7 @@ PRIME_SHAPES = {"x": (2, 16, 34, 34), "conv": (16, 16, 3, 3), "dense": (8, 16 * 
 
 
 def tinysiam_prime(device: str = "cpu") -> None:
-    """A small conv / relu / pool / dense / sigmoid forward + backward and an Adam step: first-use costs."""
+    """First-use costs: a small conv / relu / pool / dense / sigmoid forward + backward, Adam."""
     x = tinysiam.tensor(np.ones(PRIME_SHAPES["x"], np.float32), requires_grad=True, device=device)
     w = tinysiam.tensor(
         np.ones(PRIME_SHAPES["conv"], np.float32), requires_grad=True, device=device
@@ -409,7 +400,8 @@ class OpCase:
         x_shape: (N, C, H, W) of the input.
         weight_shape: (O, C, kh, kw) for conv2d, None for max_pool2d.
         kernel, stride, padding: pooling window / conv stride and padding.
-        input_grad: whether the input needs a gradient (not for the first layer, whose input is data).
+        input_grad: whether the input needs a gradient (not for the first layer: its input is
+            data).
         layer: the layer's index in the branch.
     """
 
@@ -436,7 +428,7 @@ class OpCase:
         return (n, channels, output_size(h, kh, sh, ph), output_size(w, kw, sw, pw))
 
     def flops(self) -> int:
-        """Forward + backward: 3 x forward (2 x when the input gradient is not needed); 0 for pooling."""
+        """Forward + backward: 3 x forward (2 x without the input gradient); 0 for pooling."""
         if self.kind != "conv2d":
             return 0
         forward = 2 * math.prod(self.out_shape()) * math.prod(self.weight_shape[1:])
@@ -537,9 +529,14 @@ def torch_op_step(case: OpCase, device: str = "cpu", seed: int = SEED) -> Callab
     if case.kind == "conv2d":
         weight, bias = arrays["weight"].requires_grad_(), arrays["bias"].requires_grad_()
         leaves += [weight, bias]
-        forward = lambda: torch.nn.functional.conv2d(
-            x, weight, bias, stride=case.stride, padding=case.padding
-        )  # noqa: E731
+
+        def forward():
+            return torch.nn.functional.conv2d(
+                x, weight, bias, stride=case.stride, padding=case.padding
+            )
     else:
-        forward = lambda: torch.nn.functional.max_pool2d(x, case.kernel, case.stride)  # noqa: E731
+
+        def forward():
+            return torch.nn.functional.max_pool2d(x, case.kernel, case.stride)
+
     return forward_backward_step(leaves, forward, grad, torch_synchronize(device))

@@ -29,7 +29,7 @@ def load(name: str):
 
 workloads = load("workloads")
 TINY_PAIRS = {"W1": 3, "W2": 1, "W3": 2}
-TRAINING = [w for w in workloads.TRAINING_WORKLOADS if w != "W3" or workloads.w3_available()]
+TRAINING = list(workloads.TRAINING_WORKLOADS)
 
 
 @pytest.mark.parametrize("workload", TRAINING)
