@@ -15,7 +15,7 @@ import pytest
 from devices import cuda_only
 
 import tinysiam
-from tinysiam import backend, losses
+from tinysiam import backend, losses, optim
 from tinysiam.ops import conv
 
 ROOT = Path(__file__).parents[1]
@@ -222,3 +222,23 @@ def test_host_labels_are_checked_on_the_host_before_they_are_sent(loss: str) -> 
     call(device_labels)  # on the device: checked only in anomaly mode
     with tinysiam.detect_anomaly(), pytest.raises(ValueError, match="got also"):
         call(device_labels)
+
+
+# ----- optimisers update whole arrays on the GPU -----------------------------------------------
+@cuda_only
+@pytest.mark.parametrize("make", [lambda ps: optim.Adam(ps), lambda ps: optim.SGD(ps, 0.1, 0.9)])
+def test_an_optimiser_step_launches_as_many_kernels_for_a_big_parameter_as_a_small_one(
+    make,
+) -> None:
+    if counts() is None:
+        pytest.skip("the counters exist on the stand-in only")
+    launches = []
+    for size in (10, 3 * optim.CACHE_BLOCK + 5):  # in blocks on the CPU this would be 4 blocks
+        p = tinysiam.tensor(np.ones(size, np.float32), device="cuda", requires_grad=True)
+        p.grad = p.data * 0.5
+        opt = make([p])
+        opt.step()  # the first step makes the buffers
+        counts().reset()
+        opt.step()
+        launches.append(counts().launches)
+    assert launches[0] == launches[1] and launches[0] <= 12

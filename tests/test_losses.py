@@ -28,7 +28,7 @@ def contrastive_by_hand(f1, f2, y, margin, eps=1e-6):
 
 @pytest.fixture
 def pairs():
-    """8 pairs of 3-D features; a margin of 2.5 puts some dissimilar pairs inside it and some beyond."""
+    """8 pairs of 3-D features; a margin of 2.5 puts some dissimilar pairs inside it, some out."""
     rng = np.random.default_rng(0)
     f1, f2 = rng.standard_normal((8, 3)), rng.standard_normal((8, 3))
     y = np.array([1, 0, 1, 0, 0, 1, 0, 0], dtype=np.float64)
@@ -171,7 +171,7 @@ def test_bce_explicit_eps_and_checks():
         binary_cross_entropy(p, [1, 0], reduction="batchmean")
 
 
-# ----- binary cross-entropy from logits ---------------------------------------------------------------
+# ----- binary cross-entropy from logits ----------------------------------------------------------
 def test_logits_exact_at_plus_minus_500():
     z = t64([500.0, 500.0, -500.0, -500.0])
     y = np.array([0.0, 1.0, 1.0, 0.0])

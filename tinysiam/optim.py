@@ -62,11 +62,13 @@ class Optimizer:
 
     STATE_ARRAYS: tuple[str, ...] = ()
     HYPERPARAMETERS: tuple[str, ...] = ()
+    lr: float  # every optimiser has a learning rate (set by the subclass)
 
     def __init__(self, params: Iterable[Tensor]) -> None:
         if isinstance(params, Tensor) or not hasattr(params, "__iter__"):
             raise TypeError(
-                f"{type(self).__name__}: params must be an iterable of tensors such as net.parameters(), "
+                f"{type(self).__name__}: params must be an iterable of tensors "
+                "such as net.parameters(), "
                 f"got {type(params).__name__}"
             )
         unique: dict[int, Tensor] = {}
@@ -96,7 +98,7 @@ class Optimizer:
         raise NotImplementedError
 
     def _buffers(self, i: int, names: tuple[str, ...]) -> dict[str, Any]:
-        """Parameter i's state, with zero buffers ``names`` created on its device and dtype at first use.
+        """Parameter i's state; zero buffers ``names`` are made (its device, dtype) at first use.
 
         Buffers are also moved or recast here if the parameter was (``Module.to``) since.
         """
@@ -129,7 +131,8 @@ class Optimizer:
         """Restore what :meth:`state_dict` saved; buffers land on each parameter's device.
 
         Raises:
-            ValueError: when the optimiser type, the number of parameters or a buffer's shape differs.
+            ValueError: when the optimiser type, the number of parameters or a buffer's shape
+                differs.
         """
         kind = state_dict.get("type")
         if kind != type(self).__name__:
@@ -137,9 +140,10 @@ class Optimizer:
         entries = state_dict["state"]
         if len(entries) != len(self.params):
             raise ValueError(
-                f"{type(self).__name__}.load_state_dict: the state has {len(entries)} parameters, this optimiser {len(self.params)}"
+                f"{type(self).__name__}.load_state_dict: the state has {len(entries)} "
+                f"parameters, this optimiser {len(self.params)}"
             )
-        for i, (p, entry) in enumerate(zip(self.params, entries)):
+        for i, (p, entry) in enumerate(zip(self.params, entries, strict=True)):
             for name in self.STATE_ARRAYS:
                 if name in entry and tuple(np.shape(entry[name])) != p.shape:
                     raise ValueError(
@@ -153,7 +157,7 @@ class Optimizer:
                 tuple(state_dict[name]) if isinstance(state_dict[name], list) else state_dict[name],
             )
         self._check_hyperparameters()
-        for i, (p, entry) in enumerate(zip(self.params, entries)):
+        for i, (p, entry) in enumerate(zip(self.params, entries, strict=True)):
             self.state[i] = {
                 k: to_device(to_numpy(v).astype(p.dtype), p.device) if k in self.STATE_ARRAYS else v
                 for k, v in entry.items()
@@ -212,7 +216,7 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma and Ba, 2015) with bias correction, the update of PyTorch's ``torch.optim.Adam``.
+    """Adam (Kingma and Ba, 2015) with bias correction: the update of ``torch.optim.Adam``.
 
     At step t, for each parameter p with gradient g:
 
@@ -226,7 +230,8 @@ class Adam(Optimizer):
     ``step`` computes the last line as Kingma and Ba suggest (end of their section 2), with the
     corrections folded into two scalars, one pass over the arrays fewer:
 
-        p <- p - lr_t * m / (sqrt(v) + eps_t),   lr_t = lr sqrt(1 - b2^t) / (1 - b1^t),  eps_t = eps sqrt(1 - b2^t)
+        p <- p - lr_t * m / (sqrt(v) + eps_t),
+        lr_t = lr sqrt(1 - b2^t) / (1 - b1^t),   eps_t = eps sqrt(1 - b2^t)
 
     Args:
         params: the tensors to train.
