@@ -199,3 +199,14 @@ def test_experiment_1_notebook_trains_and_draws(tmp_path: Path) -> None:
     streams = "".join(o.get("text", "") for o in produced if o["output_type"] == "stream")
     assert "quick run: 10 iterations" in streams and "training: 100%" in streams
     assert "5-NN digit accuracy" in streams
+
+
+PAGE_NOTEBOOKS = [s for s in SOURCES if s.parent.name == "docs"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", PAGE_NOTEBOOKS, ids=[s.stem for s in PAGE_NOTEBOOKS])
+def test_every_page_notebook_runs(source: Path, tmp_path: Path) -> None:
+    """Every course notebook runs top to bottom in a kernel (about 2 minutes in all)."""
+    notebook, _ = execute(build.notebook_path(source), tmp_path)
+    assert not [o for o in outputs(notebook) if o["output_type"] == "error"]
