@@ -97,14 +97,18 @@ class ReferenceConv2dOp(Function):
     """Cross-correlation of x (N, C, H, W) with weight (O, C, kh, kw), plus bias (O,).
 
     The same op as :class:`tinysiam.ops.Conv2dOp` (same arguments, same results), written as
-    pad, im2col, one matrix product; backward as two products and col2im. Use it through
-    ``F.conv2d(..., impl="reference")`` or ``nn.Conv2d(..., impl="reference")``.
+    pad, im2col, one matrix product; backward as two products and col2im.
+
+    Example:
+        >>> out = F.conv2d(x, weight, bias, stride=1, padding=2, impl="reference")
+        >>> conv = nn.Conv2d(1, 32, 5, impl="reference")   # the same, as a layer
     """
 
     @staticmethod
     def forward(
         ctx: Context, x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0
     ) -> Any:
+        """out = W (O, C*kh*kw) @ im2col(pad(x)) + b, reshaped to (N, O, OH, OW)."""
         _check_conv_inputs(x, weight, bias)
         xp = get_array_module(x)
         (sh, sw), (ph, pw) = height_width(stride, "stride"), height_width(padding, "padding", 0)
@@ -128,6 +132,7 @@ class ReferenceConv2dOp(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, ...]:
+        """dW = g @ cols^T,  db = sum of g,  dx = col2im(W^T @ g) without the padding."""
         cols, weight = ctx.saved_tensors  # cols: (C*kh*kw, N*OH*OW)
         x_padded_shape, stride, (ph, pw), out_hw = ctx.geometry
         o, c, kh, kw = weight.shape

@@ -30,12 +30,16 @@ class ReferenceMaxPool2dOp(Function):
     """Max over kh x kw windows of x (N, C, H, W) moved by ``stride``; floor mode, no padding.
 
     Output (N, C, OH, OW), OH = (H - kh) // sh + 1; the same op as
-    :class:`tinysiam.ops.MaxPool2dOp`. Use it through ``F.max_pool2d(..., impl="reference")``
-    or ``nn.MaxPool2d(..., impl="reference")``.
+    :class:`tinysiam.ops.MaxPool2dOp`.
+
+    Example:
+        >>> out = F.max_pool2d(x, 2, impl="reference")      # x (N, C, 24, 24) -> (N, C, 12, 12)
+        >>> pool = nn.MaxPool2d(2, impl="reference")        # the same, as a layer
     """
 
     @staticmethod
     def forward(ctx: Context, x: Any, kernel_size: Any = 2, stride: Any = None) -> Any:
+        """out = max over each column of im2col(x), one channel at a time; keep the argmax."""
         if x.ndim != 4:
             raise ValueError(f"max_pool2d: input must be (N, C, H, W), got shape {x.shape}")
         kh, kw = height_width(kernel_size, "kernel_size")
@@ -53,6 +57,7 @@ class ReferenceMaxPool2dOp(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any]:
+        """dx = col2im(g placed at each column's winner, zeros elsewhere)."""
         (winner,) = ctx.saved_tensors  # (N*C*OH*OW,)
         images_shape, (kh, kw), stride, out_hw = ctx.geometry
         xp = get_array_module(grad)
