@@ -426,6 +426,8 @@ def _build(
             if id(u) in group_of and group_of.get(id(t)) != group_of[id(u)]:
                 used_outside.add(id(u))
 
+    index = {id(t): k for k, t in enumerate(order)}
+
     def node_of(t: Tensor) -> str | None:
         """The node a tensor is drawn as, or None when it is hidden inside a collapsed call."""
         if id(t) in params_of:
@@ -434,7 +436,6 @@ def _build(
             return None
         return f"t{index[id(t)]}"
 
-    index = {id(t): k for k, t in enumerate(order)}
     drawn: set[str] = set()
     once: set[tuple[str, str]] = set()  # edges touching a collapsed node are drawn once
 
