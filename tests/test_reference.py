@@ -267,7 +267,13 @@ def test_reference_max_pool2d_gradcheck(case) -> None:
 
 # ----- the impl switch --------------------------------------------------------------------------
 def one_image(channels: int = 1, side: int = 6) -> ts.Tensor:
+    """(2, channels, side, side) float64 values, for the functional ops."""
     return ts.tensor(np.random.default_rng(0).standard_normal((2, channels, side, side)))
+
+
+def images(n: int = 2, side: int = 8, dtype=np.float32) -> ts.Tensor:
+    """(n, 1, side, side) in [0, 1], as a network's input."""
+    return ts.tensor(np.random.default_rng(0).random((n, 1, side, side)).astype(dtype))
 
 
 BAD_IMPLS = ["Fast", "ref", "", None, 1, ("fast",)]
@@ -303,11 +309,6 @@ def test_a_layer_whose_impl_was_set_wrong_later_raises_when_called() -> None:
     conv.impl = "slow"
     with pytest.raises(ValueError, match=r"conv2d: impl must be 'fast' or 'reference', got 'slow'"):
         conv(images())
-
-
-def images(n: int = 2, side: int = 8, dtype=np.float32) -> ts.Tensor:
-    """(n, 1, side, side) in [0, 1], as a network's input."""
-    return ts.tensor(np.random.default_rng(0).random((n, 1, side, side)).astype(dtype))
 
 
 @pytest.mark.parametrize("impl", ["fast", "reference"])
