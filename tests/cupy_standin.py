@@ -22,7 +22,8 @@ It counts, in :data:`counts`, what costs time on a GPU:
 * ``launches``: each elementwise op (``out=`` and in-place ones too), reduction, copy (``astype``,
   ``copy``, a reshape that cannot be a view, ``ascontiguousarray`` of a non-contiguous array,
   ``fill``, ``zeros``/``ones``), matrix product, concatenation, and indexing op (gather with an
-  integer or boolean index, every assignment ``x[i] = ...``, ``add.at``) is one kernel launch.
+  integer or boolean index, an assignment ``x[i] = ...`` unless it writes a view onto itself,
+  as ``x[i] += y`` does after adding in place, ``add.at``) is one kernel launch.
   Views (basic slicing, ``reshape`` of a contiguous array, ``transpose``, ``broadcast_to``,
   ``split``) and ``empty`` launch nothing.
 * ``h2d``/``h2d_bytes`` and ``d2h``/``d2h_bytes``: copies between host and device, and bytes.
@@ -36,9 +37,9 @@ neither the precision of GPU math (cuBLAS may sum in another order, TF32) nor it
 timing figure made on it means anything. Device memory is not modelled either: arrays live in
 host RAM, and ``cuda.Device().mem_info`` reports :data:`DEVICE_MEMORY_BYTES` (settable), an
 80 GB GPU unless a test says otherwise. Streams, events, custom kernels (``ElementwiseKernel``,
-``RawKernel``) and random numbers are absent. Where CuPy accepts more than this module (it
-copies a NumPy assignment value from the host without complaint), the stand-in is stricter:
-such a copy is a hidden transfer in a training loop.
+``RawKernel``) and random numbers are absent. Where CuPy accepts more than this module, the
+stand-in is stricter: CuPy copies a NumPy array assigned to a whole array (``x[:] = host``) from
+the host, a hidden transfer in a training loop, and raises (ValueError) for any other slice.
 """
 
 from __future__ import annotations
@@ -273,6 +274,8 @@ class ndarray:  # noqa: N801  (CuPy's name)
         index = _device_index(index)
         if isinstance(value, ndarray):
             value = value._a
+            if not _is_advanced(index) and _same_view(self._a[_keep_view(index)], value):
+                return  # x[i] += y wrote in place already; CuPy skips the copy onto itself
         else:
             _check_scalar(value, "assignment value")
         _launch()
@@ -423,6 +426,15 @@ def _is_advanced(index: Any) -> builtins.bool:
     if builtins.any(a.dtype == builtins.bool for a in arrays):
         counts.syncs += 1  # the result's size is read back from the device
     return builtins.bool(arrays)
+
+
+def _same_view(a: numpy.ndarray, b: numpy.ndarray) -> builtins.bool:
+    """The same elements in the same layout (as CuPy compares them: pointer, shape, strides)."""
+    return (
+        a.shape == b.shape
+        and a.strides == b.strides
+        and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    )
 
 
 def _keep_view(index: Any) -> Any:

@@ -136,3 +136,14 @@ def test_it_has_every_array_function_tinysiam_calls() -> None:
     assert {"asarray", "empty", "matmul"} <= names  # the search found the library's calls
     missing = sorted(n for n in names if not hasattr(cp, n))
     assert not missing, f"the stand-in lacks {missing}"
+
+
+def test_an_in_place_update_of_a_slice_is_one_launch_as_in_cupy() -> None:
+    a = cp.zeros((4, 6))
+    b = cp.ones((2, 6))
+    cp.counts.reset()
+    a[1:3] += b  # the addition; writing the view back onto itself is skipped
+    assert cp.counts.launches == 1
+    a[1:3] = b  # a copy
+    assert cp.counts.launches == 2
+    np.testing.assert_array_equal(a.get()[1:3], 1.0)
