@@ -1,0 +1,843 @@
+"""One grader per task: the learner's code against the installed library on generated inputs.
+
+Each grader takes the loaded workspace (:class:`~tinysiam.course.grading.Workspace`), runs the
+task's functions on inputs that Hypothesis generates (the same inputs at every run), and
+compares what comes back with the installed library's answer for the same inputs: values,
+shapes and gradients, in float64. A check that does not hold raises GradeFailure with the
+input, what was expected and what came; Hypothesis first shrinks the input to the smallest
+that still fails.
+
+While a task is graded, every other task's functions are the library's (see
+:func:`tinysiam.course.workspace.transplant`), so the graders may use the whole workspace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from .grading import Workspace, as_array, call, describe, expect, fail
+from .strategies import (
+    arrays,
+    broadcastable_shapes,
+    distinct,
+    floats,
+    labels,
+    needs,
+    prove,
+    reduced_shapes,
+    shapes,
+)
+
+lib = Workspace.lib
+
+
+# ----- shared checks -------------------------------------------------------------------------
+def _unbroadcast(value: Any, shape: tuple[int, ...], what: str, given: str) -> np.ndarray:
+    """A gradient summed back to ``shape`` (the engine does that), or a failure naming its shape."""
+    array = as_array(value, what, given)
+    if array.shape == shape:
+        return array
+    try:
+        return lib("autograd").unbroadcast(array, shape)
+    except Exception:  # noqa: BLE001 - the shape does not broadcast to the input's
+        fail(f"{given}: {what} has shape {array.shape}, which does not sum back to {shape}")
+        raise  # unreachable, for the type checker
+
+
+def _given(name: str, inputs: dict[str, Any], params: dict[str, Any] | None = None) -> str:
+    parts = [f"{key} = {describe(value)}" for key, value in inputs.items()]
+    parts += [f"{key}={value!r}" for key, value in (params or {}).items()]
+    return f"{name}({', '.join(parts)})"
+
+
+def _op_case(
+    ws: Workspace,
+    module: str,
+    name: str,
+    inputs: dict[str, np.ndarray],
+    grad: np.ndarray | None,
+    need: Sequence[bool],
+    params: dict[str, Any] | None = None,
+    forward: bool = False,
+    rtol: float = 1e-9,
+    atol: float = 1e-12,
+    errstate: dict[str, Any] | None = None,
+) -> None:
+    """Run op ``name``'s forward and backward, the learner's and the library's, and compare.
+
+    ``grad=None`` uses a gradient of ones of the output's shape. ``errstate`` applies to the
+    learner's calls only (e.g. over="raise": an overflow is a failure).
+    """
+    params = params or {}
+    mine, theirs = getattr(ws.mod(module), name), getattr(lib(module), name)
+    arrays_ = list(inputs.values())
+    library_ctx = lib("autograd").Context(tuple(need))
+    expected_out = theirs.forward(library_ctx, *[a.copy() for a in arrays_], **params)
+    if grad is None:
+        grad = np.ones(np.shape(expected_out))
+    expected = theirs.backward(library_ctx, grad.copy())
+    given = _given(name, {**inputs, "grad": grad}, params)
+    ctx = ws.mod("autograd").Context(tuple(need))
+    with np.errstate(**(errstate or {})):
+        out = call(
+            f"{given}: {name}.forward", mine.forward, ctx, *[a.copy() for a in arrays_], **params
+        )
+        if forward:
+            expect(f"{name}.forward's result", out, expected_out, given, rtol, atol)
+        got = call(f"{given}: {name}.backward", mine.backward, ctx, grad.copy())
+    if not isinstance(got, (tuple, list)) or len(got) != len(arrays_):
+        fail(
+            f"{given}: {name}.backward must return a tuple with one gradient per input "
+            f"({len(arrays_)}), got {describe(got)}"
+        )
+    for k, (input_name, array) in enumerate(inputs.items()):
+        if need[k]:
+            what = f"the gradient of {input_name}"
+            expect(
+                what,
+                _unbroadcast(got[k], array.shape, what, given),
+                lib("autograd").unbroadcast(np.asarray(expected[k]), array.shape),
+                given,
+                rtol,
+                atol,
+            )
+
+
+def _tensor(ws: Workspace, array: np.ndarray, requires_grad: bool = False) -> Any:
+    return ws.mod("tensor").Tensor(np.array(array, dtype=np.float64), requires_grad=requires_grad)
+
+
+def _library_tensor(array: np.ndarray, requires_grad: bool = False) -> Any:
+    return lib("tensor").Tensor(np.array(array, dtype=np.float64), requires_grad=requires_grad)
+
+
+# ----- 3.1 and 3.2: the engine ---------------------------------------------------------------
+def _function(base: type, name: str, forward: Callable, backward: Callable) -> Any:
+    """A Function subclass of ``base`` (the workspace's or the library's) from two functions."""
+    return type(
+        name, (base,), {"forward": staticmethod(forward), "backward": staticmethod(backward)}
+    )
+
+
+def _combine_forward(ctx: Any, *arrays: Any) -> Any:
+    ctx.count = len(arrays)
+    return sum(arrays[1:], arrays[0].copy())
+
+
+def _combine_backward(ctx: Any, grad: Any) -> tuple[Any, ...]:
+    return (grad,) * ctx.count
+
+
+@st.composite
+def _graphs(draw: Any, max_leaves: int = 4, max_ops: int = 7) -> tuple[list[bool], list[list[int]]]:
+    """A random graph: which leaves require grad, and each op's inputs (earlier tensors, repeated
+    at will)."""
+    leaves = draw(st.integers(1, max_leaves))
+    requires = [True] + draw(st.lists(st.booleans(), min_size=leaves - 1, max_size=leaves - 1))
+    ops = []
+    for k in range(draw(st.integers(1, max_ops))):
+        ops.append(draw(st.lists(st.integers(0, leaves + k - 1), min_size=1, max_size=3)))
+    ops[-1] = ops[-1] + [0]  # the output depends on a leaf that requires grad
+    return requires, ops
+
+
+def topological_order(ws: Workspace) -> None:
+    autograd = ws.mod("autograd")
+    combine = _function(autograd.Function, "Combine", _combine_forward, _combine_backward)
+
+    @prove(_graphs(), examples=40)
+    def _(graph: tuple[list[bool], list[list[int]]]) -> None:
+        requires, ops = graph
+        tensors = [_tensor(ws, np.zeros(2), r) for r in requires]
+        for inputs in ops:
+            tensors.append(combine.apply(*[tensors[i] for i in inputs]))
+        names = {
+            id(t): (f"x{i}" if i < len(requires) else f"t{i - len(requires)}")
+            for i, t in enumerate(tensors)
+        }
+        text = "; ".join(
+            f"t{k} = op({', '.join(names[id(tensors[i])] for i in inputs)})"
+            for k, inputs in enumerate(ops)
+        )
+        given = f"the graph {text} (x{[i for i, r in enumerate(requires) if not r]} need no grad)"
+        output = tensors[-1]
+        order = call(f"{given}: _topological_order", autograd._topological_order, output)
+        _check_order(order, output, names, given)
+
+    chain_length = 3000
+    x = _tensor(ws, np.zeros(1), True)
+    y = x
+    for _step in range(chain_length):
+        y = combine.apply(y)
+    order = call(
+        f"a chain of {chain_length} ops (a recursive search hits Python's recursion limit; "
+        "use an explicit stack): _topological_order",
+        autograd._topological_order,
+        y,
+    )
+    if len(order) != chain_length + 1:
+        fail(
+            f"a chain of {chain_length} ops: expected {chain_length + 1} tensors, got {len(order)}"
+        )
+
+
+def _check_order(order: Any, output: Any, names: dict[int, str], given: str) -> None:
+    try:
+        order = list(order)
+    except TypeError:
+        fail(f"{given}: _topological_order must return a list of tensors, got {describe(order)}")
+    needed: dict[int, Any] = {}
+    stack = [output]
+    while stack:
+        tensor = stack.pop()
+        if id(tensor) in needed:
+            continue
+        needed[id(tensor)] = tensor
+        if tensor._node is not None:
+            stack.extend(p for p in tensor._node.inputs if p.requires_grad)
+    positions: dict[int, int] = {}
+    for position, tensor in enumerate(order):
+        if id(tensor) in positions:
+            fail(f"{given}: {names.get(id(tensor), 'a tensor')} comes twice in the order")
+        positions[id(tensor)] = position
+    missing = [names.get(k, "?") for k in needed if k not in positions]
+    if missing:
+        fail(f"{given}: the order lacks {', '.join(missing)}")
+    for tensor in needed.values():
+        if tensor._node is None:
+            continue
+        for parent in tensor._node.inputs:
+            if parent.requires_grad and positions[id(parent)] > positions[id(tensor)]:
+                fail(
+                    f"{given}: {names[id(parent)]} must come before {names[id(tensor)]}, "
+                    "which uses it; got the order "
+                    + ", ".join(names.get(id(t), "?") for t in order)
+                )
+
+
+def _graph_ops() -> dict[str, tuple[Callable, Callable]]:
+    def mul_forward(ctx: Any, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    def mul_backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
+        a, b = ctx.saved_tensors
+        return grad * b, grad * a
+
+    def add_forward(ctx: Any, a: Any, b: Any) -> Any:
+        return a + b
+
+    def add_backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
+        return grad, grad
+
+    def sum_forward(ctx: Any, a: Any) -> Any:
+        ctx.shape = a.shape
+        return np.asarray(a.sum())
+
+    def sum_backward(ctx: Any, grad: Any) -> tuple[Any]:
+        return (np.broadcast_to(grad, ctx.shape),)  # read-only, as the library's Sum gives
+
+    return {
+        "*": (mul_forward, mul_backward),
+        "+": (add_forward, add_backward),
+        "sum": (sum_forward, sum_backward),
+    }
+
+
+LEAF_SHAPES = [(), (3,), (1,), (2, 3), (2, 1), (1, 3)]  # all broadcast to (2, 3)
+
+
+@st.composite
+def _valued_graphs(draw: Any) -> dict[str, Any]:
+    requires, ops = draw(_graphs(max_leaves=3, max_ops=5))
+    leaves = [draw(arrays(draw(st.sampled_from(LEAF_SHAPES)), -1.5, 1.5)) for _ in requires]
+    kinds = [draw(st.sampled_from(["*", "+"])) for _ in ops]
+    ops = [[inputs[0], inputs[-1]] for inputs in ops]  # binary ops; the last keeps leaf 0
+    preset = [r and draw(st.booleans()) for r in requires]
+    return {
+        "requires": requires,
+        "leaves": leaves,
+        "ops": list(zip(kinds, ops, strict=True)),
+        "preset": preset,
+        "scalar": draw(st.booleans()),
+        "twice": draw(st.booleans()),
+    }
+
+
+def backward_loop(ws: Workspace) -> None:
+    autograd, library = ws.mod("autograd"), lib("autograd")
+    table = _graph_ops()
+    mine = {k: _function(autograd.Function, k, *fb) for k, fb in table.items()}
+    theirs = {k: _function(library.Function, k, *fb) for k, fb in table.items()}
+
+    @prove(_valued_graphs(), examples=40)
+    def _(case: dict[str, Any]) -> None:
+        def build(tensor: Callable, ops: dict[str, Any]) -> tuple[list, Any]:
+            leaves = [tensor(a, r) for a, r in zip(case["leaves"], case["requires"], strict=True)]
+            for leaf, preset in zip(leaves, case["preset"], strict=True):
+                if preset:
+                    leaf.grad = np.full(leaf.shape, 0.25)
+            values = list(leaves)
+            for kind, inputs in case["ops"]:
+                values.append(ops[kind].apply(*[values[i] for i in inputs]))
+            return leaves, (ops["sum"].apply(values[-1]) if case["scalar"] else values[-1])
+
+        built = [build(lambda a, r: _tensor(ws, a, r), mine), build(_library_tensor, theirs)]
+        (leaves, output), (library_leaves, library_output) = built
+        n = len(case["leaves"])
+        name = [f"x{i}" for i in range(n)] + [f"t{k}" for k in range(len(case["ops"]))]
+        text = "; ".join(
+            f"t{k} = {name[i]} {kind} {name[j]}" for k, (kind, (i, j)) in enumerate(case["ops"])
+        )
+        out = f"t{len(case['ops']) - 1}"
+        seed = (
+            None if case["scalar"] else np.linspace(-1, 1, output.data.size).reshape(output.shape)
+        )
+        given = (
+            f"{text}; backward of {'sum(' + out + ')' if case['scalar'] else out}"
+            + ("" if case["scalar"] else f" with grad {describe(seed)}")
+            + ", x = "
+            + ", ".join(describe(a) for a in case["leaves"])
+            + (
+                ", the .grad of "
+                + ", ".join(f"x{i}" for i, p in enumerate(case["preset"]) if p)
+                + " preset to 0.25"
+                if any(case["preset"])
+                else ""
+            )
+            + (", called twice with retain_graph=True" if case["twice"] else "")
+        )
+        for _ in range(2 if case["twice"] else 1):
+            library.backward(library_output, seed, retain_graph=case["twice"])
+            call(f"{given}: backward", autograd.backward, output, seed, retain_graph=case["twice"])
+        for i, (leaf, library_leaf) in enumerate(zip(leaves, library_leaves, strict=True)):
+            if not case["requires"][i]:
+                if leaf.grad is not None:
+                    fail(f"{given}: x{i} does not require grad, but its .grad was set")
+                continue
+            if library_leaf.grad is None:  # not in the graph
+                if leaf.grad is not None:
+                    fail(f"{given}: x{i} is not in the graph, so its .grad must stay None")
+                continue
+            expect(f"x{i}.grad", leaf.grad, library_leaf.grad, given)
+
+
+# ----- 3.3: elementwise backward rules -------------------------------------------------------
+def elementwise_rules(ws: Workspace) -> None:
+    away_from_zero = st.one_of(floats(-2.0, -0.25), floats(0.25, 2.0))
+    _binary_rule(ws, "Mul", floats(-2.0, 2.0), floats(-2.0, 2.0))
+    _binary_rule(ws, "Div", floats(-2.0, 2.0), away_from_zero)
+    _binary_rule(ws, "Pow", floats(0.5, 2.0), floats(-2.0, 2.0))  # a > 0: a^b and log a exist
+    _unary_rule(ws, "Exp", -3.0, 3.0)
+    _unary_rule(ws, "Log", 0.1, 3.0)
+
+
+def _values(shape: tuple[int, ...], values: st.SearchStrategy) -> st.SearchStrategy:
+    size = int(np.prod(shape))
+    return st.lists(values, min_size=size, max_size=size).map(
+        lambda v: np.array(v, dtype=np.float64).reshape(shape)
+    )
+
+
+def _binary_rule(
+    ws: Workspace, name: str, a_values: st.SearchStrategy, b_values: st.SearchStrategy
+) -> None:
+    @st.composite
+    def cases(draw: Any) -> tuple:
+        shape_a, shape_b = draw(broadcastable_shapes())
+        return draw(_values(shape_a, a_values)), draw(_values(shape_b, b_values)), draw(needs(2))
+
+    @prove(cases(), examples=15)
+    def _(case: tuple) -> None:
+        a, b, need = case
+        _op_case(ws, "ops.elementwise", name, {"a": a, "b": b}, None, need)
+
+
+def _unary_rule(ws: Workspace, name: str, low: float, high: float) -> None:
+    @prove(shapes().flatmap(lambda s: arrays(s, low, high)), examples=15)
+    def _(a: np.ndarray) -> None:
+        grad = np.linspace(-1.0, 2.0, a.size).reshape(a.shape)
+        _op_case(ws, "ops.elementwise", name, {"a": a}, grad, (True,))
+
+
+# ----- 4.1: the gradient checker -------------------------------------------------------------
+def gradient_checker(ws: Workspace) -> None:
+    module = ws.mod("gradcheck")
+    autograd = ws.mod("autograd")
+    checker, error_type = module.gradcheck, module.GradcheckError
+
+    def cube(wrong_at: int | None = None, factor: float = 2.0) -> Any:
+        def forward(ctx: Any, x: Any) -> Any:
+            ctx.save_for_backward(x)
+            return x**3
+
+        def backward(ctx: Any, grad: Any) -> tuple[Any]:
+            (x,) = ctx.saved_tensors
+            g = 3 * x**2 * grad
+            if wrong_at is not None:
+                g = g.copy()
+                g.reshape(-1)[wrong_at if wrong_at >= 0 else slice(None)] *= factor
+            return (g,)
+
+        return _function(autograd.Function, "Cube", forward, backward)
+
+    def run(op: Any, x: np.ndarray, given: str, **tolerances: float) -> bool:
+        """True when the checker accepts, False when it raises GradcheckError."""
+        tensor = _tensor(ws, x, True)
+        try:
+            result = checker(lambda t: op.apply(t), tensor, **tolerances)
+        except error_type:
+            return False
+        except NotImplementedError:
+            raise
+        except BaseException as error:  # noqa: BLE001
+            call(f"{given}: gradcheck", _raise, error)
+        if result is not True:
+            fail(
+                f"{given}: gradcheck must return True when the gradient is right, "
+                f"got {describe(result)}"
+            )
+        if not np.array_equal(tensor.data, x):
+            fail(
+                f"{given}: gradcheck changed its input's values, {describe(x)} became "
+                f"{describe(tensor.data)}"
+            )
+        return True
+
+    @st.composite
+    def cases(draw: Any) -> tuple[np.ndarray, int]:
+        shape = draw(shapes(min_dims=1, max_dims=2))
+        x = draw(arrays(shape, -2.0, 2.0, avoid=[-0.3, -0.15, 0.0, 0.15, 0.3]))
+        x = np.where(
+            np.abs(x) < 0.3, np.sign(x) * 0.3 + x, x
+        )  # |x| >= 0.3: the derivative is not tiny
+        return x, draw(st.integers(0, x.size - 1))
+
+    @prove(cases(), examples=12)
+    def _(case: tuple[np.ndarray, int]) -> None:
+        x, k = case
+        given = f"f(x) = x^3 at x = {describe(x)}"
+        if not run(cube(), x, given):
+            fail(f"{given}: gradcheck raised GradcheckError, but the gradient 3 x^2 is right")
+        if not run(cube(), x, given, eps=1e-3, atol=1e-5, rtol=1e-5):
+            fail(
+                f"{given}, eps=1e-3, atol=1e-5, rtol=1e-5: gradcheck raised GradcheckError for the "
+                "right gradient; a central difference is off by eps^2 = 1e-6 only "
+                "(a one-sided difference is off by about 3 x eps)"
+            )
+        index = tuple(int(i) for i in np.unravel_index(k, x.shape))
+        if run(cube(wrong_at=k), x, given):
+            fail(f"{given}: gradcheck accepted a gradient that is twice too large at index {index}")
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.5, 1.5, size=(3, 700)) * rng.choice([-1.0, 1.0], size=(3, 700))
+    given = "f(x) = x^3 for x of shape (3, 700) (more than 2048 elements: random directions)"
+    if not run(cube(), x, given):
+        fail(f"{given}: gradcheck raised GradcheckError, but the gradient 3 x^2 is right")
+    if run(cube(wrong_at=-1, factor=1.05), x, given):
+        fail(f"{given}: gradcheck accepted a gradient that is 5% too large everywhere")
+
+
+def _raise(error: BaseException) -> None:
+    raise error
+
+
+# ----- 5.1 and 5.2: broadcasting and reductions ----------------------------------------------
+def unbroadcast(ws: Workspace) -> None:
+    mine = ws.mod("autograd").unbroadcast
+
+    @st.composite
+    def cases(draw: Any) -> tuple[np.ndarray, tuple[int, ...]]:
+        full = draw(shapes(max_dims=4))
+        return draw(arrays(full, -2.0, 2.0)), draw(reduced_shapes(full))
+
+    @prove(cases(), examples=40)
+    def _(case: tuple[np.ndarray, tuple[int, ...]]) -> None:
+        grad, shape = case
+        given = f"unbroadcast(grad = {describe(grad)}, shape={shape})"
+        got = call(given, mine, grad.copy(), shape)
+        expect("the result", got, lib("autograd").unbroadcast(grad.copy(), shape), given)
+
+
+def reductions(ws: Workspace) -> None:
+    @st.composite
+    def cases(draw: Any, values: Callable = lambda s: arrays(s, -2.0, 2.0)) -> tuple:
+        shape = draw(shapes(min_dims=1))
+        ndim = len(shape)
+        axis = draw(
+            st.one_of(
+                st.none(),
+                st.integers(-ndim, ndim - 1),
+                st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True).map(
+                    tuple
+                ),
+            )
+        )
+        return draw(values(shape)), axis, draw(st.booleans())
+
+    def reduce(name: str, values: Callable, examples: int, forward: bool = False) -> None:
+        @prove(cases(values=values), examples=examples)
+        def _(case: tuple) -> None:
+            a, axis, keepdims = case
+            params = {"axis": axis, "keepdims": keepdims}
+            _op_case(ws, "ops.reduce", name, {"a": a}, None, (True,), params, forward=forward)
+
+    def tied(shape: tuple[int, ...]) -> st.SearchStrategy:
+        return arrays(shape, 0, 2).map(np.round)  # values 0, 1, 2: ties everywhere
+
+    reduce("Sum", lambda s: arrays(s, -2.0, 2.0), 20)
+    reduce("Mean", lambda s: arrays(s, -2.0, 2.0), 20)
+    reduce("Max", distinct, 25, forward=True)
+    reduce("Max", tied, 15, forward=True)  # ties share the gradient equally
+
+
+# ----- 6.x: dense, relu, sigmoid -------------------------------------------------------------
+def matmul_dense(ws: Workspace) -> None:
+    @st.composite
+    def matmul_cases(draw: Any) -> tuple:
+        batch_a, batch_b = draw(st.one_of(st.just(((), ())), broadcastable_shapes(max_dims=2)))
+        n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
+        return draw(arrays((*batch_a, n, k))), draw(arrays((*batch_b, k, m))), draw(needs(2))
+
+    @prove(matmul_cases(), examples=20)
+    def _(case: tuple) -> None:
+        a, b, need = case
+        _op_case(ws, "ops.linalg", "MatMul", {"a": a, "b": b}, None, need)
+
+    @st.composite
+    def dense_cases(draw: Any) -> tuple:
+        n, fan_in, fan_out = (draw(st.integers(1, 4)) for _ in range(3))
+        inputs = {"x": draw(arrays((n, fan_in))), "weight": draw(arrays((fan_out, fan_in)))}
+        if draw(st.booleans()):
+            inputs["bias"] = draw(arrays((fan_out,)))
+        return inputs, draw(needs(len(inputs)))
+
+    @prove(dense_cases(), examples=20)
+    def _(case: tuple) -> None:
+        inputs, need = case
+        grad = np.linspace(-1, 1, inputs["x"].shape[0] * inputs["weight"].shape[0])
+        grad = grad.reshape(inputs["x"].shape[0], inputs["weight"].shape[0])
+        _op_case(ws, "ops.linalg", "DenseOp", inputs, grad, need)
+
+
+def relu(ws: Workspace) -> None:
+    @prove(shapes().flatmap(lambda s: arrays(s, -2.0, 2.0, avoid=[0.0])), examples=25)
+    def _(a: np.ndarray) -> None:
+        grad = np.linspace(-1.0, 2.0, a.size).reshape(a.shape)
+        _op_case(ws, "ops.elementwise", "ReLUOp", {"a": a}, grad, (True,), forward=True)
+
+
+def sigmoid(ws: Workspace) -> None:
+    extreme = st.one_of(floats(-1000.0, -30.0), floats(-6.0, 6.0), floats(30.0, 1000.0))
+
+    @prove(
+        shapes(min_dims=1, max_dims=2).flatmap(lambda s: _values(s, extreme)),
+        examples=30,
+    )
+    def _(a: np.ndarray) -> None:
+        grad = np.linspace(-1.0, 2.0, a.size).reshape(a.shape)
+        _op_case(
+            ws,
+            "ops.elementwise",
+            "SigmoidOp",
+            {"a": a},
+            grad,
+            (True,),
+            forward=True,
+            atol=1e-300,
+            errstate={"over": "raise", "invalid": "raise"},
+        )
+
+
+# ----- 8.x and 9.1: convolution and pooling --------------------------------------------------
+@st.composite
+def _geometry(draw: Any, channels: int = 3) -> dict[str, Any]:
+    """An (N, C, Hp, Wp) input with a kernel that fits, a stride, and the output size."""
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, channels))
+    hp, wp = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    kh, kw = draw(st.integers(1, hp)), draw(st.integers(1, wp))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return {
+        "shape": (n, c, hp, wp),
+        "kh": kh,
+        "kw": kw,
+        "stride": (sh, sw),
+        "out_hw": ((hp - kh) // sh + 1, (wp - kw) // sw + 1),
+    }
+
+
+def im2col(ws: Workspace) -> None:
+    mine, theirs = ws.mod("reference.conv").im2col, lib("reference.conv").im2col
+
+    @prove(
+        _geometry().flatmap(lambda g: st.tuples(st.just(g), distinct(g["shape"], 1.0))), examples=30
+    )
+    def _(case: tuple) -> None:
+        g, x = case
+        args = (g["kh"], g["kw"], g["stride"], g["out_hw"])
+        given = (
+            f"im2col(x_padded = {describe(x)}, kh={g['kh']}, kw={g['kw']}, "
+            f"stride={g['stride']}, out_hw={g['out_hw']})"
+        )
+        got = call(given, mine, x.copy(), *args)
+        expect("the columns", got, theirs(x.copy(), *args), given, rtol=0, atol=0)
+
+
+def col2im(ws: Workspace) -> None:
+    mine = ws.mod("reference.conv").col2im
+    reference = lib("reference.conv")
+
+    @st.composite
+    def cases(draw: Any) -> tuple:
+        g = draw(_geometry())
+        n, c = g["shape"][:2]
+        rows, columns = c * g["kh"] * g["kw"], n * g["out_hw"][0] * g["out_hw"][1]
+        return g, draw(distinct((rows, columns), 1.0))
+
+    @prove(cases(), examples=30)
+    def _(case: tuple) -> None:
+        g, cols = case
+        args = (g["shape"], g["kh"], g["kw"], g["stride"], g["out_hw"])
+        given = (
+            f"col2im(cols = {describe(cols)}, x_padded_shape={g['shape']}, kh={g['kh']}, "
+            f"kw={g['kw']}, stride={g['stride']}, out_hw={g['out_hw']})"
+        )
+        got = call(given, mine, cols.copy(), *args)
+        expect("the image", got, reference.col2im(cols.copy(), *args), given)
+        x = np.linspace(-1, 1, int(np.prod(g["shape"]))).reshape(g["shape"])
+        image_side = float(np.sum(as_array(got, "the image", given) * x))
+        column_side = float(np.sum(cols * reference.im2col(x, *args[1:])))
+        if not np.isclose(image_side, column_side, rtol=1e-9, atol=1e-9):
+            fail(
+                f"{given}: not the adjoint of im2col: <col2im(c), x> = {image_side:.6g} but "
+                f"<c, im2col(x)> = {column_side:.6g}"
+            )
+
+
+def conv2d_backward(ws: Workspace) -> None:
+    @st.composite
+    def cases(draw: Any) -> tuple:
+        n, c, o = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 3))
+        kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        padding, stride = draw(st.integers(0, 1)), draw(st.integers(1, 2))
+        h = draw(st.integers(max(1, kh - 2 * padding), 5))
+        w = draw(st.integers(max(1, kw - 2 * padding), 5))
+        inputs = {"x": draw(arrays((n, c, h, w))), "weight": draw(arrays((o, c, kh, kw)))}
+        if draw(st.booleans()):
+            inputs["bias"] = draw(arrays((o,)))
+        return inputs, {"stride": stride, "padding": padding}, draw(needs(len(inputs)))
+
+    @prove(cases(), examples=25)
+    def _(case: tuple) -> None:
+        inputs, params, need = case
+        _op_case(ws, "reference.conv", "ReferenceConv2dOp", inputs, None, need, params)
+
+
+def max_pool2d(ws: Workspace) -> None:
+    @st.composite
+    def cases(draw: Any) -> tuple:
+        n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+        h, w = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+        kernel = (draw(st.integers(1, h)), draw(st.integers(1, w)))
+        stride = draw(st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+        return draw(distinct((n, c, h, w))), {"kernel_size": kernel, "stride": stride}
+
+    @prove(cases(), examples=30)
+    def _(case: tuple) -> None:
+        x, params = case
+        grad = None
+        _op_case(
+            ws,
+            "reference.pool",
+            "ReferenceMaxPool2dOp",
+            {"x": x},
+            grad,
+            (True,),
+            params,
+            forward=True,
+        )
+
+
+# ----- 10.x: losses --------------------------------------------------------------------------
+def _loss_case(
+    ws: Workspace,
+    name: str,
+    inputs: dict[str, np.ndarray],
+    y: np.ndarray,
+    params: dict[str, Any],
+    errstate: dict[str, Any] | None = None,
+) -> None:
+    """The learner's loss and its gradients (through the library's engine) against the library's."""
+    given = _given(name, {**inputs, "y": y}, params)
+    library_inputs = {k: _library_tensor(v, True) for k, v in inputs.items()}
+    expected = getattr(lib("losses"), name)(*library_inputs.values(), _library_tensor(y), **params)
+    expected.sum().backward()
+    mine = {k: _tensor(ws, v, True) for k, v in inputs.items()}
+    with np.errstate(**(errstate or {})):
+        loss = call(
+            f"{given}: {name}",
+            getattr(ws.mod("losses"), name),
+            *mine.values(),
+            _tensor(ws, y),
+            **params,
+        )
+    if not hasattr(loss, "_node"):
+        fail(f"{given}: {name} must return a Tensor, got {describe(loss)}")
+    expect("the loss", loss, expected.data, given)
+    call(f"{given}: backward of the loss", loss.sum().backward)
+    for key, tensor in mine.items():
+        expect(f"d loss / d {key}", tensor.grad, library_inputs[key].grad, given)
+
+
+def contrastive_loss(ws: Workspace) -> None:
+    @st.composite
+    def cases(draw: Any) -> tuple:
+        n, d = draw(st.integers(1, 5)), draw(st.integers(1, 3))
+        f1, f2 = draw(arrays((n, d), -1.0, 1.0)), draw(arrays((n, d), -1.0, 1.0))
+        same = draw(hnp_bools(n))
+        f2[same] = f1[same]  # pairs at distance 0: the guard eps keeps the gradient finite
+        margin = draw(floats(0.1, 2.0))
+        eps = draw(st.one_of(st.just(1e-6), floats(1e-3, 0.5)))
+        distance = np.sqrt(((f1 - f2) ** 2).sum(axis=1) + eps)
+        if np.any(np.abs(distance - margin) < 0.02):  # the hinge's kink
+            margin += 0.05
+        reduction = draw(st.sampled_from(["sum", "mean", "none"]))
+        return f1, f2, draw(labels(n)), {"margin": margin, "eps": eps, "reduction": reduction}
+
+    @prove(cases(), examples=40)
+    def _(case: tuple) -> None:
+        f1, f2, y, params = case
+        _loss_case(ws, "contrastive_loss", {"f1": f1, "f2": f2}, y, params)
+
+
+def hnp_bools(n: int) -> st.SearchStrategy:
+    return st.lists(st.booleans(), min_size=n, max_size=n).map(lambda v: np.array(v, dtype=bool))
+
+
+def binary_cross_entropy(ws: Workspace) -> None:
+    @st.composite
+    def cases(draw: Any) -> tuple:
+        n = draw(st.integers(1, 5))
+        values = st.one_of(st.sampled_from([0.0, 1.0]), floats(0.01, 0.99))
+        p = np.array(draw(st.lists(values, min_size=n, max_size=n)), dtype=np.float64)
+        eps = draw(st.one_of(st.none(), floats(1e-7, 0.1)))
+        reduction = draw(st.sampled_from(["sum", "mean", "none"]))
+        return p, draw(labels(n)), {"eps": eps, "reduction": reduction}
+
+    @prove(cases(), examples=40)
+    def _(case: tuple) -> None:
+        p, y, params = case
+        _loss_case(ws, "binary_cross_entropy", {"p": p}, y, params)
+
+
+def bce_with_logits(ws: Workspace) -> None:
+    @st.composite
+    def cases(draw: Any) -> tuple:
+        n = draw(st.integers(1, 5))
+        values = st.one_of(floats(-1000.0, -30.0), floats(-6.0, 6.0), floats(30.0, 1000.0))
+        z = np.array(draw(st.lists(values, min_size=n, max_size=n)), dtype=np.float64)
+        return z, draw(labels(n)), draw(needs(2))
+
+    @prove(cases(), examples=40)
+    def _(case: tuple) -> None:
+        z, y, need = case
+        grad = np.linspace(-1.0, 2.0, z.size)
+        _op_case(
+            ws,
+            "losses",
+            "SigmoidCrossEntropy",
+            {"z": z, "y": y},
+            grad,
+            need,
+            forward=True,
+            atol=1e-300,
+            errstate={"over": "raise", "invalid": "raise"},
+        )
+
+
+# ----- 11.x: optimisers ----------------------------------------------------------------------
+def _optimiser_case(
+    ws: Workspace, name: str, settings: dict[str, Any], case: dict[str, Any]
+) -> None:
+    """Steps of the learner's optimiser and of the library's on the same gradients, compared."""
+    mine_params = [_tensor(ws, v, True) for v in case["start"]]
+    their_params = [_library_tensor(v, True) for v in case["start"]]
+    mine = call(
+        f"{name}({settings})", getattr(ws.mod("reference.optim"), name), mine_params, **settings
+    )
+    theirs = getattr(lib("reference.optim"), name)(their_params, **settings)
+    shown = ", ".join(f"{k}={v!r}" for k, v in settings.items())
+    for step, grads in enumerate(case["grads"], start=1):
+        for p, q, g in zip(mine_params, their_params, grads, strict=True):
+            p.grad = None if g is None else g.copy()
+            q.grad = None if g is None else g.copy()
+        given = (
+            f"{name}({shown}), step {step}, parameters starting at "
+            + ", ".join(describe(v) for v in case["start"])
+            + ", gradients so far "
+            + "; ".join(", ".join(describe(g) for g in grads_) for grads_ in case["grads"][:step])
+        )
+        call(f"{given}: step", mine.step)
+        theirs.step()
+        for k, (p, q) in enumerate(zip(mine_params, their_params, strict=True)):
+            expect(f"parameter {k} after the step", p.data, q.data, given, rtol=1e-9, atol=1e-12)
+            if grads[k] is not None and not np.array_equal(
+                as_array(p.grad, "grad", given), grads[k]
+            ):
+                fail(f"{given}: step changed parameter {k}'s .grad; an optimiser only reads it")
+
+
+@st.composite
+def _training(draw: Any) -> dict[str, Any]:
+    shapes_ = [
+        draw(shapes(min_dims=1, max_dims=2, max_side=3)) for _ in range(draw(st.integers(1, 2)))
+    ]
+    start = [draw(arrays(s, -1.0, 1.0)) for s in shapes_]
+    steps = draw(st.integers(1, 4))
+    grads = []
+    for _ in range(steps):
+        grads.append(
+            [
+                draw(st.one_of(st.none(), arrays(s, -2.0, 2.0), arrays(s, -2.0, 2.0)))
+                for s in shapes_
+            ]
+        )
+    return {"start": start, "grads": grads}
+
+
+def sgd(ws: Workspace) -> None:
+    @prove(
+        st.tuples(
+            st.fixed_dictionaries(
+                {"lr": floats(0.01, 1.0), "momentum": st.one_of(st.just(0.0), floats(0.1, 0.95))}
+            ),
+            _training(),
+        ),
+        examples=30,
+    )
+    def _(case: tuple) -> None:
+        settings, training = case
+        _optimiser_case(ws, "ReferenceSGD", settings, training)
+
+
+def adam(ws: Workspace) -> None:
+    @prove(
+        st.tuples(
+            st.fixed_dictionaries(
+                {
+                    "lr": floats(0.001, 0.5),
+                    "betas": st.tuples(floats(0.5, 0.95), floats(0.9, 0.999)),
+                    "eps": st.sampled_from([1e-8, 1e-3]),
+                }
+            ),
+            _training(),
+        ),
+        examples=30,
+    )
+    def _(case: tuple) -> None:
+        settings, training = case
+        _optimiser_case(ws, "ReferenceAdam", settings, training)

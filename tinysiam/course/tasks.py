@@ -1,0 +1,407 @@
+"""The task table: every task of the course track, in the course's order, in one place.
+
+A task is one idea of a docs page turned into code the learner writes: a few functions of the
+library (named by file and qualified name, so the library's source needs no markers) whose
+bodies a workspace replaces by ``raise NotImplementedError("Task 3.2: ...")``. A task's number
+starts with the number of the page that teaches it: task 8.2 is on page 8.
+
+Each task names its grader, a function of :mod:`tinysiam.course.graders` (looked up by name, so
+that creating a workspace does not import the graders).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Target:
+    """One function a task asks for.
+
+    Attributes:
+        file: its file inside the package, e.g. "autograd.py" or "ops/elementwise.py".
+        qualname: its name in that file, e.g. "unbroadcast" or "Mul.backward".
+        hint: what to write, one line (it becomes the NotImplementedError's message).
+    """
+
+    file: str
+    qualname: str
+    hint: str
+
+    @property
+    def module(self) -> str:
+        """The dotted module name inside the package: "ops/elementwise.py" -> "ops.elementwise"."""
+        return self.file.removesuffix(".py").replace("/", ".")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One graded task: an id ("3.2"), what to build, the page that teaches it, its functions."""
+
+    id: str
+    title: str
+    page: str  # the docs page's file name; its number is the page number
+    targets: tuple[Target, ...]
+    grader: str  # a function of tinysiam.course.graders
+
+    @property
+    def page_number(self) -> int:
+        return int(self.page.split("-", 1)[0])
+
+    def message(self, target: Target) -> str:
+        """The NotImplementedError message of ``target``'s stub."""
+        return (
+            f"Task {self.id}: {target.qualname}: {target.hint}; "
+            f"see docs page {self.page_number} ({self.page})"
+        )
+
+
+AUTODIFF = "03-autodiff.md"
+GRADCHECK = "04-gradcheck.md"
+BROADCASTING = "05-broadcasting.md"
+DENSE = "06-dense-relu-sigmoid.md"
+CONVOLUTION = "08-convolution.md"
+POOLING = "09-max-pooling.md"
+LOSSES = "10-losses.md"
+OPTIMISERS = "11-optimisers.md"
+EXPERIMENT = "15-experiment-1.md"  # the page of run-experiment, the last step
+
+TASKS: tuple[Task, ...] = (
+    Task(
+        "3.1",
+        "Topological order",
+        AUTODIFF,
+        (
+            Target(
+                "autograd.py",
+                "_topological_order",
+                "return the tensors of the graph ending at output that require grad, each once "
+                "and each after all of its inputs (a depth-first search with an explicit stack)",
+            ),
+        ),
+        "topological_order",
+    ),
+    Task(
+        "3.2",
+        "The backward loop, with accumulation",
+        AUTODIFF,
+        (
+            Target(
+                "autograd.py",
+                "backward",
+                "seed the output's gradient, visit the tensors in reverse topological order, "
+                "call each node's backward, unbroadcast and ADD each input's gradient to its "
+                "total, and accumulate into the .grad of leaves",
+            ),
+        ),
+        "backward_loop",
+    ),
+    Task(
+        "3.3",
+        "Backward rules of mul, div, pow, exp and log",
+        AUTODIFF,
+        tuple(
+            Target("ops/elementwise.py", f"{op}.backward", hint)
+            for op, hint in (
+                ("Mul", "return (grad * b, grad * a) for a * b"),
+                ("Div", "return (grad / b, -grad * a / b^2) for a / b"),
+                ("Pow", "return (grad * b a^(b-1), grad * a^b log a) for a ** b"),
+                ("Exp", "return (grad * e^a,) from the saved output"),
+                ("Log", "return (grad / a,)"),
+            )
+        ),
+        "elementwise_rules",
+    ),
+    Task(
+        "4.1",
+        "The central-difference gradient checker",
+        GRADCHECK,
+        (
+            Target(
+                "gradcheck.py",
+                "_check_elementwise",
+                "for each element k, (scalar(x + eps e_k) - scalar(x - eps e_k)) / (2 eps), "
+                "put x[k] back, then compare with the analytic gradient (_compare)",
+            ),
+            Target(
+                "gradcheck.py",
+                "_check_directions",
+                "for each random direction u, (scalar(x + eps u) - scalar(x - eps u)) / (2 eps) "
+                "against <analytic, u>, compared with _compare",
+            ),
+        ),
+        "gradient_checker",
+    ),
+    Task(
+        "5.1",
+        "unbroadcast",
+        BROADCASTING,
+        (
+            Target(
+                "autograd.py",
+                "unbroadcast",
+                "sum grad over the leading axes broadcasting added and the axes where shape "
+                "has size 1, then reshape to shape",
+            ),
+        ),
+        "unbroadcast",
+    ),
+    Task(
+        "5.2",
+        "sum, mean and max",
+        BROADCASTING,
+        (
+            Target(
+                "ops/reduce.py",
+                "Sum.backward",
+                "put the summed axes back as size 1 and broadcast grad to the input's shape",
+            ),
+            Target("ops/reduce.py", "Mean.backward", "as Sum.backward, divided by the count"),
+            Target(
+                "ops/reduce.py",
+                "Max.forward",
+                "the max over axis, saving which elements are maximal (ties share equally)",
+            ),
+            Target(
+                "ops/reduce.py",
+                "Max.backward",
+                "send grad to the maximal elements, split evenly between ties",
+            ),
+        ),
+        "reductions",
+    ),
+    Task(
+        "6.1",
+        "matmul and dense",
+        DENSE,
+        (
+            Target(
+                "ops/linalg.py",
+                "MatMul.backward",
+                "return (grad @ b^T, a^T @ grad), transposing the last two axes",
+            ),
+            Target(
+                "ops/linalg.py",
+                "DenseOp.backward",
+                "return (g W, g^T x) and, with a bias, g summed over the batch",
+            ),
+        ),
+        "matmul_dense",
+    ),
+    Task(
+        "6.2",
+        "ReLU",
+        DENSE,
+        (
+            Target("ops/elementwise.py", "ReLUOp.forward", "max(a, 0), saving what backward needs"),
+            Target("ops/elementwise.py", "ReLUOp.backward", "grad where a > 0, else 0"),
+        ),
+        "relu",
+    ),
+    Task(
+        "6.3",
+        "The stable sigmoid",
+        DENSE,
+        (
+            Target(
+                "ops/elementwise.py",
+                "SigmoidOp.forward",
+                "1 / (1 + e^-a) computed from e = e^-|a| so that nothing overflows, "
+                "saving the output",
+            ),
+            Target("ops/elementwise.py", "SigmoidOp.backward", "grad * s (1 - s)"),
+        ),
+        "sigmoid",
+    ),
+    Task(
+        "8.1",
+        "im2col",
+        CONVOLUTION,
+        (
+            Target(
+                "reference/conv.py",
+                "im2col",
+                "cols[c, i, j, n, oh, ow] = x_padded[n, c, oh*sh + i, ow*sw + j], one strided "
+                "slice per kernel offset, returned as (C*kh*kw, N*OH*OW)",
+            ),
+        ),
+        "im2col",
+    ),
+    Task(
+        "8.2",
+        "col2im, the adjoint of im2col",
+        CONVOLUTION,
+        (
+            Target(
+                "reference/conv.py",
+                "col2im",
+                "the loop of im2col run backwards: ADD each column entry onto the pixel it was "
+                "copied from, in an image of zeros",
+            ),
+        ),
+        "col2im",
+    ),
+    Task(
+        "8.3",
+        "conv2d backward",
+        CONVOLUTION,
+        (
+            Target(
+                "reference/conv.py",
+                "ReferenceConv2dOp.backward",
+                "dW = g @ cols^T, dx = col2im(W^T @ g) without the padding, db = g summed over "
+                "N, OH and OW",
+            ),
+        ),
+        "conv2d_backward",
+    ),
+    Task(
+        "9.1",
+        "max_pool2d forward and backward",
+        POOLING,
+        (
+            Target(
+                "reference/pool.py",
+                "ReferenceMaxPool2dOp.forward",
+                "the max of each window (im2col of each channel, then max), saving the argmax",
+            ),
+            Target(
+                "reference/pool.py",
+                "ReferenceMaxPool2dOp.backward",
+                "each window's gradient to its winner only, added back with col2im",
+            ),
+        ),
+        "max_pool2d",
+    ),
+    Task(
+        "10.1",
+        "The guarded contrastive loss",
+        LOSSES,
+        (
+            Target(
+                "losses.py",
+                "contrastive_loss",
+                "d = sqrt(|f1 - f2|^2 + eps); 0.5 * reduce(y d^2 + (1 - y) max(margin - d, 0)^2)",
+            ),
+        ),
+        "contrastive_loss",
+    ),
+    Task(
+        "10.2",
+        "Binary cross-entropy with its clamp",
+        LOSSES,
+        (
+            Target(
+                "losses.py",
+                "binary_cross_entropy",
+                "clamp p into [eps, 1 - eps] (eps defaults to the dtype's machine epsilon), "
+                "then reduce -[y log p + (1 - y) log(1 - p)]",
+            ),
+        ),
+        "binary_cross_entropy",
+    ),
+    Task(
+        "10.3",
+        "Binary cross-entropy from logits",
+        LOSSES,
+        (
+            Target(
+                "losses.py",
+                "SigmoidCrossEntropy.forward",
+                "max(z, 0) - z y + log1p(exp(-|z|)), which never overflows",
+            ),
+            Target(
+                "losses.py",
+                "SigmoidCrossEntropy.backward",
+                "dL/dz = grad (sigmoid(z) - y) with the stable sigmoid, dL/dy = -grad z",
+            ),
+        ),
+        "bce_with_logits",
+    ),
+    Task(
+        "11.1",
+        "SGD with momentum",
+        OPTIMISERS,
+        (
+            Target(
+                "reference/optim.py",
+                "ReferenceSGD.step",
+                "p <- p - lr g, or with momentum b <- momentum b + g and p <- p - lr b; "
+                "skip parameters whose grad is None",
+            ),
+        ),
+        "sgd",
+    ),
+    Task(
+        "11.2",
+        "Adam with bias correction",
+        OPTIMISERS,
+        (
+            Target(
+                "reference/optim.py",
+                "ReferenceAdam.step",
+                "m and v as decaying means of g and g^2, corrected by 1 - b1^t and 1 - b2^t "
+                "(t counted per parameter), p <- p - lr m_hat / (sqrt(v_hat) + eps)",
+            ),
+        ),
+        "adam",
+    ),
+)
+
+TASKS_BY_ID: dict[str, Task] = {task.id: task for task in TASKS}
+
+
+class TaskSelectionError(ValueError):
+    """A --tasks value or a task argument that names no task."""
+
+
+def select(spec: str | list[str] | None) -> list[Task]:
+    """The tasks a selection names, in course order.
+
+    Each comma-separated item is a task ("3.2"), a page ("3": its tasks), a range of either
+    ("1-6": pages 1 to 6; "3.2-5.1": tasks 3.2 to 5.1 in course order) or "all".
+
+    Raises:
+        TaskSelectionError: naming the item and the valid task ids.
+    """
+    if spec is None:
+        return list(TASKS)
+    items = spec if isinstance(spec, list) else [spec]
+    chosen: set[str] = set()
+    for item in (part.strip() for text in items for part in text.split(",")):
+        if not item:
+            continue
+        if item == "all":
+            chosen.update(TASKS_BY_ID)
+            continue
+        first, _, last = item.partition("-")
+        start, stop = _position(first, item, "first"), _position(last or first, item, "last")
+        picked = [task.id for task in TASKS[start : stop + 1]]
+        if not picked:
+            raise TaskSelectionError(f"{item!r} selects no task; {_valid()}")
+        chosen.update(picked)
+    if not chosen:
+        raise TaskSelectionError(f"no task selected; {_valid()}")
+    return [task for task in TASKS if task.id in chosen]
+
+
+def _position(name: str, item: str, end: str) -> int:
+    """Index in TASKS of task ``name``, or of the first (or last) task of page ``name``."""
+    name = name.strip()
+    if name in TASKS_BY_ID:
+        return TASKS.index(TASKS_BY_ID[name])
+    if name.isdigit():
+        page = int(name)
+        indices = [i for i, task in enumerate(TASKS) if task.page_number == page]
+        if indices:
+            return indices[0] if end == "first" else indices[-1]
+        # a page without tasks: the range starts after (or ends before) it
+        later = [i for i, task in enumerate(TASKS) if task.page_number > page]
+        if end == "first":
+            return later[0] if later else len(TASKS)
+        return (later[0] if later else len(TASKS)) - 1
+    raise TaskSelectionError(f"unknown task {name!r} in {item!r}; {_valid()}")
+
+
+def _valid() -> str:
+    return "tasks are " + ", ".join(task.id for task in TASKS) + " (or a page number, or all)"

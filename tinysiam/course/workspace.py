@@ -1,0 +1,333 @@
+"""Workspaces: a copy of the package with some functions left for the learner to write.
+
+``create(DIR, tasks)`` copies the installed package to ``DIR/tinysiam`` and replaces the body of
+each chosen task's functions by ``raise NotImplementedError("Task 3.2: ...")``, keeping the
+signature and the docstring. The functions are found with :mod:`ast` by qualified name
+("Mul.backward"), so the library's source carries no markers.
+
+``load(DIR, name)`` imports ``DIR/tinysiam`` under another package name (its imports inside
+the package are relative), so the learner's engine and the installed one, which the graders
+use for the expected answers, live side by side in one process. The installed package is never
+touched.
+
+``transplant(package, targets)`` puts the installed package's bodies of ``targets`` into the
+learner's package: while one task is graded, every other task runs the library's own code, so
+a task fails for its own mistakes only.
+"""
+
+from __future__ import annotations
+
+import ast
+import dis
+import importlib
+import importlib.util
+import inspect
+import json
+import shutil
+import sys
+import types
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import tinysiam
+
+from .tasks import EXPERIMENT, TASKS, Target, Task
+
+PACKAGE = Path(tinysiam.__file__).resolve().parent
+MANIFEST = "course.json"
+LEFT_OUT = ("course",)  # parts of the package a workspace does not copy
+
+
+class WorkspaceError(Exception):
+    """A workspace that cannot be created or read; the message says what to do."""
+
+
+def version() -> str:
+    try:
+        return metadata.version("tinysiam")
+    except metadata.PackageNotFoundError:  # pragma: no cover - a source tree that is not installed
+        return "unknown"
+
+
+# ----- creating ------------------------------------------------------------------------------
+def create(directory: Path, tasks: list[Task], with_solutions: bool = False) -> list[Task]:
+    """Write a workspace to ``directory`` (new or empty) and return the tasks left to write.
+
+    Args:
+        directory: where to write it; the package goes to ``directory/tinysiam``.
+        tasks: the tasks to stub; the rest of the package stays solved.
+        with_solutions: stub nothing (a solved copy for teachers and CI); the README still
+            lists ``tasks``.
+    """
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise WorkspaceError(
+            f"{directory} already exists and is not an empty folder; pick a new one"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    package = directory / "tinysiam"
+    shutil.copytree(
+        PACKAGE,
+        package,
+        ignore=lambda folder, names: [
+            n
+            for n in names
+            if n == "__pycache__"
+            or n.endswith(".pyc")
+            or (Path(folder) == PACKAGE and n in LEFT_OUT)
+        ],
+    )
+    if not with_solutions:
+        for file, targets in _by_file(tasks).items():
+            path = package / file
+            path.write_text(stub_source(path.read_text(), targets))
+    manifest = {
+        "tinysiam_version": version(),
+        "tasks": [task.id for task in tasks],
+        "with_solutions": with_solutions,
+    }
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    (directory / "README.md").write_text(readme(directory, tasks, with_solutions))
+    return tasks
+
+
+def _by_file(tasks: list[Task]) -> dict[str, list[tuple[Task, Target]]]:
+    files: dict[str, list[tuple[Task, Target]]] = {}
+    for task in tasks:
+        for target in task.targets:
+            files.setdefault(target.file, []).append((task, target))
+    return files
+
+
+def find_function(tree: ast.Module, qualname: str) -> ast.FunctionDef | None:
+    """The def of ``qualname`` ("Class.method" or "function") at the top of a module."""
+    scope: list[ast.stmt] = tree.body
+    *classes, name = qualname.split(".")
+    for class_name in classes:
+        found = [n for n in scope if isinstance(n, ast.ClassDef) and n.name == class_name]
+        if not found:
+            return None
+        scope = found[0].body
+    functions = [n for n in scope if isinstance(n, ast.FunctionDef) and n.name == name]
+    return functions[0] if functions else None
+
+
+def _docstring_node(function: ast.FunctionDef) -> ast.stmt | None:
+    first = function.body[0]
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
+        return first
+    return None
+
+
+def stub_source(source: str, targets: list[tuple[Task, Target]]) -> str:
+    """``source`` with the body of each target after its docstring replaced by a raise."""
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    replacements = []
+    for task, target in targets:
+        function = find_function(tree, target.qualname)
+        if function is None:
+            raise WorkspaceError(
+                f"task {task.id}: no function {target.qualname} in tinysiam/{target.file}"
+            )
+        docstring = _docstring_node(function)
+        body = function.body[1:] if docstring is not None else function.body
+        if not body:
+            raise WorkspaceError(f"task {task.id}: {target.qualname} has no body to replace")
+        assert body[-1].end_lineno is not None
+        start = docstring.end_lineno if docstring is not None else function.body[0].lineno - 1
+        assert start is not None
+        if start + 1 <= function.lineno:  # a body on the def's own line
+            raise WorkspaceError(f"task {task.id}: {target.qualname} is written on one line")
+        indent = " " * body[0].col_offset
+        raise_line = f"{indent}raise NotImplementedError({task.message(target)!r})\n"
+        replacements.append((start, body[-1].end_lineno, raise_line))
+    for start, stop, text in sorted(replacements, reverse=True):
+        lines[start:stop] = [text]
+    return "".join(lines)
+
+
+def is_stub(source: str, task: Task, target: Target) -> bool:
+    """Whether ``target`` in ``source`` is still the stub a workspace starts with."""
+    try:
+        function = find_function(ast.parse(source), target.qualname)
+    except SyntaxError:
+        return False
+    if function is None:
+        return False
+    body = function.body[1:] if _docstring_node(function) is not None else function.body
+    if len(body) != 1 or not isinstance(body[0], ast.Raise):
+        return False
+    return f"Task {task.id}:" in ast.unparse(body[0])
+
+
+def readme(directory: Path, tasks: list[Task], with_solutions: bool) -> str:
+    """The workspace's README: how to work, and the tasks in order with the page of each."""
+    chosen = {task.id for task in tasks}
+    rows = "\n".join(
+        f"| {task.id} | {task.title} | "
+        f"{'solved (given)' if with_solutions or task.id not in chosen else 'to write'} | "
+        f"page {task.page_number}, `{task.page}` | "
+        + ", ".join(f"`{t.qualname}` in `tinysiam/{t.file}`" for t in task.targets)
+        + " |"
+        for task in TASKS
+    )
+    last_row = (
+        f"| 15.1 | Train experiment 1 on your engine | last step | page 15, `{EXPERIMENT}` | "
+        "`run-experiment` |"
+    )
+    state = (
+        "This workspace is solved: every function is the library's own (for teachers and CI)."
+        if with_solutions
+        else f"{len(tasks)} of the {len(TASKS)} tasks are yours to write; the others are given."
+    )
+    return f"""# Build it yourself: your tinysiam workspace
+
+`tinysiam/` here is a complete copy of the library. In the functions of the tasks below, the
+body is replaced by `raise NotImplementedError("Task ...")`: the signature and the docstring
+(with the formula) are left. Write each body, grade it, and read the page when a task fails.
+{state}
+
+## The loop
+
+```bash
+python -m tinysiam.course check --workspace {directory}        # every task of this workspace
+python -m tinysiam.course check 3.2 --workspace {directory}    # one task
+```
+
+Run these from outside this folder: inside it, `import tinysiam` finds this copy, which is
+handy for trying your code (`cd {directory} && python`), but the grader is the installed
+package. Each task is graded on inputs that Hypothesis generates, against the installed
+library's answer, with every other task's code taken from the installed library, so a task
+fails for its own mistakes only. A row says passed, failed (with the first failing input, what
+was expected and what came) or not started.
+
+When every task passes, train experiment 1 on your own engine:
+
+```bash
+python -m tinysiam.course run-experiment --workspace {directory} --dataset digits
+```
+
+## The tasks, in order
+
+The number of a task starts with the number of the docs page that teaches it.
+
+| task | what | state | page | functions |
+| --- | --- | --- | --- | --- |
+{rows}
+{last_row}
+"""
+
+
+# ----- reading -------------------------------------------------------------------------------
+def check_workspace(directory: Path) -> dict[str, Any]:
+    """The workspace's manifest, after checking that ``directory`` is a workspace."""
+    if not directory.is_dir():
+        raise WorkspaceError(
+            f"workspace {directory} not found; create one with: "
+            f"python -m tinysiam.course new {directory}"
+        )
+    if not (directory / "tinysiam" / "__init__.py").is_file():
+        raise WorkspaceError(
+            f"{directory} is not a course workspace (no {directory / 'tinysiam' / '__init__.py'}); "
+            f"create one with: python -m tinysiam.course new DIR"
+        )
+    manifest_path = directory / MANIFEST
+    if not manifest_path.is_file():
+        return {"tasks": [task.id for task in TASKS], "tinysiam_version": None}
+    try:
+        manifest: dict[str, Any] = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as error:
+        raise WorkspaceError(f"{manifest_path} is not valid JSON: {error}") from None
+    return manifest
+
+
+def load(directory: Path, name: str) -> types.ModuleType:
+    """Import ``directory/tinysiam`` as the package ``name`` (never as ``tinysiam``)."""
+    root = directory.resolve() / "tinysiam"
+    spec = importlib.util.spec_from_file_location(
+        name, root / "__init__.py", submodule_search_locations=[str(root)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        unload(name)
+        raise
+    return module
+
+
+def unload(name: str) -> None:
+    """Forget the package ``name`` and its submodules: the next load reads the files afresh."""
+    for module_name in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+        del sys.modules[module_name]
+
+
+def resolve(module: types.ModuleType, qualname: str) -> tuple[Any, str]:
+    """The object that holds ``qualname`` (the module or a class) and the attribute's name."""
+    owner: Any = module
+    *classes, name = qualname.split(".")
+    for class_name in classes:
+        owner = getattr(owner, class_name)
+    return owner, name
+
+
+def transplant(package: types.ModuleType, targets: list[Target]) -> None:
+    """Replace each target in ``package`` (a loaded workspace) by the installed library's body.
+
+    The library's function is rebuilt with the workspace module's globals, so it calls the
+    workspace's other functions and builds the workspace's tensors, as if written there. When
+    that is impossible (a global the workspace no longer has) the library's function is used
+    as it is.
+    """
+    for target in targets:
+        mine = importlib.import_module(f"{package.__name__}.{target.module}")
+        library = importlib.import_module(f"tinysiam.{target.module}")
+        owner, name = resolve(mine, target.qualname)
+        library_owner, _ = resolve(library, target.qualname)
+        raw = inspect.getattr_static(library_owner, name)
+        wrapper = type(raw) if isinstance(raw, (staticmethod, classmethod)) else None
+        function = raw.__func__ if wrapper is not None else raw
+        rebuilt = _rebind(function, mine.__dict__, owner if isinstance(owner, type) else None)
+        old = inspect.getattr_static(owner, name, None)
+        setattr(owner, name, wrapper(rebuilt) if wrapper is not None else rebuilt)
+        if not isinstance(
+            owner, type
+        ):  # other modules may hold the name: `from .conv import im2col`
+            for module_name, module in list(sys.modules.items()):
+                if module_name.startswith(package.__name__ + ".") and module is not mine:
+                    for key, value in list(vars(module).items()):
+                        if value is old:
+                            setattr(module, key, rebuilt)
+
+
+def _rebind(function: types.FunctionType, namespace: dict, owner: type | None) -> Any:
+    code = function.__code__
+    missing = [
+        instruction.argval
+        for instruction in dis.get_instructions(code)
+        if instruction.opname == "LOAD_GLOBAL"
+        and instruction.argval not in namespace
+        and instruction.argval not in _BUILTINS
+    ]
+    closure: tuple[types.CellType, ...] | None = None
+    if code.co_freevars:
+        if code.co_freevars != ("__class__",) or owner is None:
+            return function
+        closure = (types.CellType(owner),)
+    if missing:
+        return function
+    rebuilt = types.FunctionType(code, namespace, function.__name__, function.__defaults__, closure)
+    rebuilt.__kwdefaults__ = function.__kwdefaults__
+    rebuilt.__qualname__ = function.__qualname__
+    rebuilt.__doc__ = function.__doc__
+    return rebuilt
+
+
+_BUILTINS = set(dir(__import__("builtins")))
