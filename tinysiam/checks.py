@@ -98,6 +98,9 @@ def check_op_inputs(op_name: str, inputs: Sequence[Tensor]) -> None:
     """
     if len(inputs) < 2:
         return
+    first = inputs[0].data
+    if all(type(t.data) is type(first) and t.data.dtype == first.dtype for t in inputs[1:]):
+        return  # the common case: one array type (so one device) and one dtype
     if len({t.device for t in inputs}) > 1:
         described = ", ".join(f"input {i} on {t.device!r}" for i, t in enumerate(inputs))
         raise ValueError(
