@@ -3,7 +3,7 @@
 Arrays live on NumPy ("cpu") or CuPy ("cuda"); the same op code serves both.
 """
 
-from . import losses, nn, optim  # noqa: E402  (after Tensor: they build on it)
+from . import losses, nn, optim, reference
 from .anomaly import AnomalyError, detect_anomaly
 from .autograd import Context, Function, is_grad_enabled, no_grad
 from .backend import cuda_available
@@ -36,5 +36,6 @@ __all__ = [
     "manual_seed",
     "nn",
     "optim",
+    "reference",
     "save",
 ]

@@ -23,7 +23,8 @@ from .. import functional as F
 from ..checks import check_int
 from ..ops.conv import height_width
 from ..random import resolve_rng
-from ..tensor import Tensor, check_float
+from ..checks import check_float
+from ..tensor import Tensor
 from .init import check_init, initial_parameters
 from .module import Module, Parameter
 
