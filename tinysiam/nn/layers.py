@@ -20,10 +20,9 @@ from typing import Any
 import numpy as np
 
 from .. import functional as F
-from ..checks import check_int
+from ..checks import check_float, check_int
 from ..ops.conv import height_width
 from ..random import resolve_rng
-from ..checks import check_float
 from ..tensor import Tensor
 from .init import check_init, initial_parameters
 from .module import Module, Parameter
