@@ -200,9 +200,11 @@ def test_resuming_from_a_checkpoint_equals_training_without_stopping(tmp_path):
     assert state["iteration"] == k and resumed_opt.betas == (0.9, 0.99)
     train(resumed, resumed_opt, resumed_rng, k)
 
-    for (name, p), (_, q) in zip(straight.named_parameters(), resumed.named_parameters()):
+    for (name, p), (_, q) in zip(
+        straight.named_parameters(), resumed.named_parameters(), strict=True
+    ):
         assert np.array_equal(p.numpy(), q.numpy()), name
-    for a, b in zip(straight_opt.state, resumed_opt.state):
+    for a, b in zip(straight_opt.state, resumed_opt.state, strict=True):
         assert a["step"] == b["step"] == 2 * k
         assert np.array_equal(a["m"], b["m"]) and np.array_equal(a["v"], b["v"])
     assert not np.array_equal(

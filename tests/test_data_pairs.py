@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinysiam.data.pairs import PairSampler, all_pairs
+from tinysiam.data.pairs import CrossPairSampler, PairSampler, all_pairs
 
 
 def _labelled(counts: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -49,7 +49,7 @@ def test_same_seed_same_pairs_and_other_seed_other_pairs():
     a = PairSampler(images, labels, seed=7).sample_indices(200)
     b = PairSampler(images, labels, seed=7).sample_indices(200)
     c = PairSampler(images, labels, seed=8).sample_indices(200)
-    for x, z in zip(a, b):
+    for x, z in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, z)
     assert not np.array_equal(a[0], c[0])
 
@@ -62,7 +62,7 @@ def test_state_dict_resumes_the_exact_sequence():
     expected = sampler.sample_indices(40)
     fresh = PairSampler(images, labels, seed=999)
     fresh.load_state_dict(state)
-    for x, z in zip(expected, fresh.sample_indices(40)):
+    for x, z in zip(expected, fresh.sample_indices(40), strict=True):
         np.testing.assert_array_equal(x, z)
     with pytest.raises(ValueError, match="'rng'"):
         fresh.load_state_dict({})
@@ -117,9 +117,11 @@ def test_bad_input_raises(labels, kwargs, message):
         PairSampler(images, labels, **kwargs)
 
 
-@pytest.mark.parametrize("n", [0, -1, 1.5, None])
-def test_bad_n_raises(n):
-    with pytest.raises(ValueError, match="n must be a positive int"):
+@pytest.mark.parametrize(
+    "n, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError), (None, TypeError)]
+)
+def test_bad_n_raises(n, error):
+    with pytest.raises(error, match="n must be a positive int"):
         PairSampler(*_labelled([2, 2])).sample_indices(n)
 
 
@@ -157,10 +159,12 @@ def test_class_batch_follows_the_seed_and_the_state():
     assert not np.array_equal(first, PairSampler(images, labels, seed=2).sample_class_batch(5))
 
 
-@pytest.mark.parametrize("per_class", [1, 0, 2.0, True])
-def test_class_batch_bad_per_class_raises(per_class):
+@pytest.mark.parametrize(
+    "per_class, error", [(1, ValueError), (0, ValueError), (2.0, TypeError), (True, TypeError)]
+)
+def test_class_batch_bad_per_class_raises(per_class, error):
     images, labels = _labelled([4, 4])
-    with pytest.raises(ValueError, match="per_class must be an int >= 2"):
+    with pytest.raises(error, match="per_class must be an int >= 2"):
         PairSampler(images, labels).sample_class_batch(per_class)
 
 
@@ -171,7 +175,7 @@ def test_all_pairs_lists_each_pair_once_with_its_label_and_balanced_weights(labe
     i, j, y, weight = all_pairs(labels)
     b = len(labels)
     assert len(i) == b * (b - 1) // 2 and np.all(i < j)
-    assert len({(a, c) for a, c in zip(i, j)}) == len(i)
+    assert len({(a, c) for a, c in zip(i, j, strict=True)}) == len(i)
     np.testing.assert_array_equal(y, (labels[i] == labels[j]).astype(np.float32))
     assert y.dtype == weight.dtype == np.float32
     np.testing.assert_allclose(weight.sum(), 1.0, rtol=1e-5)
@@ -185,3 +189,96 @@ def test_all_pairs_lists_each_pair_once_with_its_label_and_balanced_weights(labe
 def test_all_pairs_needs_two_labels():
     with pytest.raises(ValueError, match="at least 2 entries"):
         all_pairs(np.array([3]))
+
+
+# ----- batches taken group by group ------------------------------------------------------------
+@given(
+    per_group_counts=st.lists(st.integers(1, 6), min_size=2, max_size=5),
+    classes=st.integers(1, 20),
+    per_group=st.integers(1, 4),
+    seed=st.integers(0, 99),
+)
+@settings(max_examples=40, deadline=None)
+def test_group_batch_takes_two_images_of_classes_chosen_group_by_group(
+    per_group_counts, classes, per_group, seed
+):
+    group_of_class = np.repeat(np.arange(len(per_group_counts)), per_group_counts)
+    images, labels = _labelled([3] * len(group_of_class))
+    groups = group_of_class[labels]
+    batch = PairSampler(images, labels, seed=seed, groups=groups).sample_group_batch(
+        classes, per_group
+    )
+    k = len(batch) // 2
+    assert len(batch) == 2 * k and 1 <= k <= min(classes, len(group_of_class))
+    first, second = batch[0::2], batch[1::2]
+    assert np.all(labels[first] == labels[second]) and np.all(first != second)
+    assert len(np.unique(labels[first])) == k  # each class once
+    taken = np.bincount(groups[first], minlength=len(per_group_counts))
+    assert np.all(taken <= per_group)  # at most per_group classes of a group
+    if k < classes:  # stopped early only because every group gave what it could
+        np.testing.assert_array_equal(taken, np.minimum(per_group_counts, per_group))
+
+
+def test_group_batch_follows_the_seed_and_the_state_and_needs_groups():
+    images, labels = _labelled([4] * 12)
+    groups = (labels // 3).astype(int)
+    a = PairSampler(images, labels, seed=5, groups=groups)
+    b = PairSampler(images, labels, seed=5, groups=groups)
+    assert np.array_equal(a.sample_group_batch(6, 2), b.sample_group_batch(6, 2))
+    state = a.state_dict()
+    first = a.sample_group_batch(6, 2)
+    a.load_state_dict(state)
+    assert np.array_equal(a.sample_group_batch(6, 2), first)
+    with pytest.raises(ValueError, match="groups="):
+        PairSampler(images, labels, seed=5).sample_group_batch(6)
+
+
+def test_groups_alone_leave_the_random_pairs_unchanged():
+    images, labels = _labelled([4, 5, 6, 3])
+    groups = np.array([0, 0, 1, 1])[labels]
+    plain = PairSampler(images, labels, seed=2).sample_indices(100)
+    grouped = PairSampler(images, labels, seed=2, groups=groups).sample_indices(100)
+    for x, z in zip(plain, grouped, strict=True):
+        np.testing.assert_array_equal(x, z)
+
+
+# ----- pairs across two sets of images ---------------------------------------------------------
+def test_cross_pairs_follow_the_rules():
+    first = np.repeat(np.arange(4), [10, 3, 7, 5])
+    second = np.repeat(np.arange(4), [2, 9, 4, 6])
+    i, j, y = CrossPairSampler(first, second, seed=1).sample_indices(20_000)
+    assert y.dtype == np.float32 and abs(y.mean() - 0.5) < 0.03
+    assert i.min() >= 0 and i.max() < len(first) and j.min() >= 0 and j.max() < len(second)
+    np.testing.assert_array_equal(first[i] == second[j], y == 1)
+    # the first image uniformly over its set; the other class uniformly over the 3 others
+    np.testing.assert_allclose(np.bincount(i, minlength=25) / len(i), 1 / 25, atol=0.01)
+    other = second[j[y == 0]]
+    shift = (other - first[i[y == 0]]) % 4
+    np.testing.assert_allclose(np.bincount(shift, minlength=4)[1:] / len(shift), 1 / 3, atol=0.02)
+
+
+def test_cross_pairs_take_any_labels_follow_the_seed_and_resume():
+    first, second = np.array(["b", "a", "b", "c"]), np.array(["a", "c", "b", "b", "c", "d"])
+    pairs = CrossPairSampler(first, second, seed=4)
+    i, j, y = pairs.sample_indices(500)
+    np.testing.assert_array_equal(first[i] == second[j], y == 1)
+    state = pairs.state_dict()
+    expected = pairs.sample_indices(50)
+    again = CrossPairSampler(first, second, seed=99)
+    again.load_state_dict(state)
+    for x, z in zip(expected, again.sample_indices(50), strict=True):
+        np.testing.assert_array_equal(x, z)
+
+
+@pytest.mark.parametrize(
+    "first, second, message",
+    [
+        ([0, 1, 2], [0, 0, 1, 1], "partner image; none for \\[2\\]"),
+        ([0, 0], [0, 0], "at least 2 classes"),
+        ([], [0, 1], "not empty"),
+        ([[0, 1]], [0, 1], "1-D"),
+    ],
+)
+def test_cross_pairs_bad_input_raises(first, second, message):
+    with pytest.raises(ValueError, match=message):
+        CrossPairSampler(first, second)

@@ -183,7 +183,8 @@ def test_similarity_head_scores_every_pair_by_broadcasting():
 
 @pytest.mark.slow
 def test_paper_preset_runs_end_to_end_on_the_cpu(tmp_path, shared_data):
-    """The published setting at a few iterations (about 70 s on 2 cores, most of it evaluating at 105 px)."""
+    """The published setting at a few iterations (about 70 s on 2 cores, most of it evaluating
+    at 105 px)."""
     run_example(
         shared_data,
         "--preset",

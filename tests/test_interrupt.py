@@ -4,6 +4,7 @@ examples/mnist_contrastive.py (every flag documented, bad arguments are argparse
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -33,7 +34,7 @@ def example(*args: str) -> list[str]:
 def wait_for_progress(
     process: subprocess.Popen, stderr: Path, iterations: int, timeout: float = 180
 ) -> int:
-    """Poll the progress bar in ``stderr`` until it shows ``iterations`` done; return the count seen."""
+    """Poll the progress bar in ``stderr`` until it shows ``iterations`` done; return the count."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         counts = [int(n) for n in re.findall(r"(\d+)/100000", stderr.read_text(errors="replace"))]
@@ -41,14 +42,15 @@ def wait_for_progress(
             return counts[-1]
         if process.poll() is not None:
             pytest.fail(
-                f"the example exited ({process.returncode}) before training:\n{stderr.read_text()[-3000:]}"
+                f"the example exited ({process.returncode}) before training:\n"
+                f"{stderr.read_text()[-3000:]}"
             )
         time.sleep(0.2)
     process.kill()
     pytest.fail(f"no training progress within {timeout} s:\n{stderr.read_text()[-3000:]}")
 
 
-# ----- Ctrl-C: save at the iteration boundary, exit 130, resume ---------------------------------------
+# ----- Ctrl-C: save at the iteration boundary, exit 130, resume ------------------------------
 def test_sigint_saves_a_checkpoint_that_resumes(tmp_path: Path) -> None:
     stdout, stderr = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     with stdout.open("w") as out, stderr.open("w") as err:
@@ -70,7 +72,8 @@ def test_sigint_saves_a_checkpoint_that_resumes(tmp_path: Path) -> None:
     assert returncode == 130, stderr.read_text()[-3000:]
     assert "Traceback" not in stderr.read_text()
     match = re.search(
-        r"interrupted after iteration (\d+); saved (\S+)\. Continue with:\s+python examples/mnist_contrastive\.py --resume (\S+)",
+        r"interrupted after iteration (\d+); saved (\S+)\. Continue with:\s+"
+        r"python examples/mnist_contrastive\.py --resume (\S+)",
         printed,
     )
     assert match, printed
@@ -95,7 +98,7 @@ def test_sigint_saves_a_checkpoint_that_resumes(tmp_path: Path) -> None:
     )
 
 
-# ----- SIGKILL while saving: the last complete checkpoint always loads ---------------------------------
+# ----- SIGKILL while saving: the last complete checkpoint always loads ------------------------
 WRITER = textwrap.dedent(
     """
     import sys
@@ -137,18 +140,16 @@ def test_sigkill_during_save_leaves_the_last_complete_checkpoint(
         last_printed,
         last_printed + 1,
     )  # killed after the rename but before the print: one ahead
-    for (
-        leftover
-    ) in tmp_path.iterdir():  # only temporaries, which are never read under the checkpoint's name
+    # only temporaries, which are never read under the checkpoint's name
+    for leftover in tmp_path.iterdir():
         if leftover != path:
             assert re.fullmatch(r"ckpt\.npz\..+\.tmp", leftover.name), leftover.name
-            try:
-                check_checkpoint(leftover)  # fsynced but not yet renamed: whole
-            except ts.CheckpointError:
-                pass  # cut mid-write: refused, never taken for a checkpoint
+            # fsynced but not yet renamed: whole; cut mid-write: refused, never taken for one
+            with contextlib.suppress(ts.CheckpointError):
+                check_checkpoint(leftover)
 
 
-# ----- determinism: one seed, one result --------------------------------------------------------------
+# ----- determinism: one seed, one result ------------------------------------------------------
 def assert_identical(a: Any, b: Any, where: str = "checkpoint") -> None:
     if isinstance(a, dict):
         assert a.keys() == b.keys(), where
@@ -156,7 +157,7 @@ def assert_identical(a: Any, b: Any, where: str = "checkpoint") -> None:
             assert_identical(a[key], b[key], f"{where}[{key!r}]")
     elif isinstance(a, list):
         assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             assert_identical(x, y, f"{where}[{i}]")
     elif isinstance(a, np.ndarray):
         np.testing.assert_array_equal(a, b, err_msg=where)
@@ -200,7 +201,7 @@ def test_same_seed_gives_bit_identical_training_on_cpu(tmp_path: Path) -> None:
     assert_identical(checkpoint_a, checkpoint_b)
 
 
-# ----- the command line ----------------------------------------------------------------------------
+# ----- the command line ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cli() -> Any:
     """The example imported as a module (main() does not run)."""
@@ -243,8 +244,8 @@ def test_help_documents_every_flag(cli: Any, monkeypatch: pytest.MonkeyPatch) ->
         (["--iterations", "0"], "--iterations must be positive"),
         (["--iterations", "ten"], "invalid int value: 'ten'"),
         (["--batch-pairs", "-5"], "--batch-pairs must be positive"),
-        (["--lr", "-0.001"], "--lr and --margin must be positive"),
-        (["--margin", "0"], "--lr and --margin must be positive"),
+        (["--lr", "-0.001"], "--lr must be positive"),
+        (["--margin", "0"], "--margin must be positive"),
         (["--train-size", "5"], "--train-size must be at least 20"),
         (["--device", "gpu"], "invalid choice: 'gpu'"),
         (["--preset", "fast"], "invalid choice: 'fast'"),

@@ -33,7 +33,7 @@ _MARKERS = ("__array__", "__scalar__", "__generator__")  # how the JSON tree mar
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file is missing, truncated, or not a tinysiam checkpoint; the message names it."""
+    """A checkpoint file is truncated, corrupt or not a tinysiam checkpoint (the message says)."""
 
 
 def save(path: str | os.PathLike, **state: Any) -> None:
@@ -61,12 +61,12 @@ def save(path: str | os.PathLike, **state: Any) -> None:
     )
     try:
         with os.fdopen(handle, "wb") as file:
-            np.savez(file, **{META_KEY: np.array(meta)}, **arrays)
+            entries: dict[str, Any] = {META_KEY: np.array(meta), **arrays}
+            np.savez(file, **entries)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(
-            temporary, 0o666 & ~_umask()
-        )  # mkstemp makes it private (0600); a file as open() would make
+        # mkstemp makes the file private (0600); give it the mode open() would have
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
@@ -102,11 +102,13 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
         raise CheckpointError(
-            f"{path!r} is not a readable tinysiam checkpoint (truncated or corrupt?): {type(error).__name__}: {error}"
+            f"{path!r} is not a readable tinysiam checkpoint (truncated or corrupt?): "
+            f"{type(error).__name__}: {error}"
         ) from error
     if meta.get("format") != FORMAT:
         raise CheckpointError(
-            f"{path!r} has checkpoint format {meta.get('format')!r}; this tinysiam reads format {FORMAT}"
+            f"{path!r} has checkpoint format {meta.get('format')!r}; "
+            f"this tinysiam reads format {FORMAT}"
         )
     return _decode(meta["state"], arrays, path)
 
@@ -143,7 +145,8 @@ def _encode(value: Any, arrays: dict[str, np.ndarray], where: str) -> Any:
         return {"__array__": _add_array(to_numpy(value), arrays)}
     raise TypeError(
         f"save: cannot save {where} of type {type(value).__name__}; "
-        "use arrays, numbers, strings, None, generators, and dicts or lists of them (a Tensor: save t.numpy())"
+        "use arrays, numbers, strings, None, generators, and dicts or lists of them "
+        "(a Tensor: save t.numpy())"
     )
 
 

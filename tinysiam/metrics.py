@@ -32,7 +32,8 @@ def nearest_neighbours(
     """
     if queries.ndim != 2 or references.ndim != 2 or queries.shape[1] != references.shape[1]:
         raise ValueError(
-            f"nearest_neighbours: need (Q, D) and (R, D) arrays, got {queries.shape} and {references.shape}"
+            "nearest_neighbours: need (Q, D) and (R, D) arrays, "
+            f"got {queries.shape} and {references.shape}"
         )
     needed = k + 1 if exclude_self else k
     if needed > len(references):

@@ -1,6 +1,7 @@
 """The reference networks, built once here so that examples, tests and benchmarks share them.
 
 * :func:`mnist_mlp` - experiment 1's subnetwork (784-1024-1024-2, He init).
+* :func:`mnist_conv_net` - a small conv branch for experiment 1's ``--preset best``.
 * :func:`koch_net` and :class:`SimilarityHead` - experiment 2's conv twin and its head
   (Koch, Zemel and Salakhutdinov 2015, as in MATLAB's "Train a Siamese network to compare images").
 * :func:`omniglot_cpu_net` - a CPU-sized branch for experiment 2 on 28x28 images
@@ -16,15 +17,46 @@ from .nn import Conv2d, Dense, Flatten, MaxPool2d, Module, ReLU, Sequential
 from .tensor import Tensor
 
 
-def mnist_mlp(rng: np.random.Generator | None = None) -> Sequential:
-    """Experiment 1's branch: (N, 1, 28, 28) -> flatten 784 -> 1024 -> ReLU -> 1024 -> ReLU -> 2."""
+def mnist_mlp(
+    rng: np.random.Generator | None = None, dim: int = 2, hidden: tuple[int, int] = (1024, 1024)
+) -> Sequential:
+    """Experiment 1's branch: (N, 1, 28, 28) -> flatten 784 -> 1024 -> ReLU -> 1024 -> ReLU -> 2.
+
+    ``dim`` and ``hidden`` change the widths (the defaults are experiment 1's); He init.
+    """
     return Sequential(
         Flatten(),
-        Dense(784, 1024, init="he", rng=rng),
+        Dense(784, hidden[0], init="he", rng=rng),
         ReLU(),
-        Dense(1024, 1024, init="he", rng=rng),
+        Dense(hidden[0], hidden[1], init="he", rng=rng),
         ReLU(),
-        Dense(1024, 2, init="he", rng=rng),
+        Dense(hidden[1], dim, init="he", rng=rng),
+    )
+
+
+def mnist_conv_net(
+    rng: np.random.Generator | None = None,
+    dim: int = 2,
+    channels: tuple[int, int] = (32, 64),
+    hidden: int = 256,
+) -> Sequential:
+    """A small conv branch for 28x28 digits: (N, 1, 28, 28) -> (N, dim), He init.
+
+    conv 5x5, 32 -> ReLU -> maxpool 2 -> conv 5x5, 64 -> ReLU -> maxpool 2 -> Dense 1024 -> 256
+    -> ReLU -> Dense 256 -> dim (``channels`` and ``hidden`` change the widths). Spatial sizes:
+    28 -conv-> 24 -pool-> 12 -conv-> 8 -pool-> 4.
+    """
+    return Sequential(
+        Conv2d(1, channels[0], 5, rng=rng),
+        ReLU(),
+        MaxPool2d(2),
+        Conv2d(channels[0], channels[1], 5, rng=rng),
+        ReLU(),
+        MaxPool2d(2),
+        Flatten(),
+        Dense(channels[1] * 4 * 4, hidden, rng=rng),
+        ReLU(),
+        Dense(hidden, dim, rng=rng),
     )
 
 

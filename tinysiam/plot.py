@@ -1,7 +1,8 @@
-"""Figures the examples share: image tiles, pairs, loss curves, embeddings, retrieval, one-shot trials.
+"""Figures the examples share: image tiles, pairs, loss curves, embeddings, retrieval, one-shot.
 
 Each function draws one figure from host NumPy arrays and returns it; :func:`save` writes it as
 PNG, and :func:`show_or_close` shows every figure at the end of a run (or just frees them).
+:class:`Figures` does both for a run: each figure saved as it is added, all shown at the end.
 """
 
 from __future__ import annotations
@@ -112,7 +113,8 @@ def retrieval(
 
 
 def one_shot_trial(query: np.ndarray, candidates: np.ndarray, chosen: int, answer: int) -> Figure:
-    """A query and its candidates; the chosen one framed green when right, red when wrong, the answer framed blue."""
+    """A query and its candidates: the chosen one framed green when right, red when wrong; the
+    answer framed blue."""
     cols = 10
     rows = -(-len(candidates) // cols)
     fig = plt.figure(figsize=(1.3 * cols, 1.4 * (rows + 1)))
@@ -150,3 +152,28 @@ def show_or_close(figures: Sequence[Figure], show: bool) -> None:
         plt.show()
     for fig in figures:
         plt.close(fig)
+
+
+class Figures:
+    """The figures of a run: each written to ``out`` as it is added, all shown at the end.
+
+    Example:
+        >>> figures = Figures("runs/demo", show=False)
+        >>> figures.add("loss.png", loss_curve(losses, seconds))
+        >>> figures.show_or_close()
+    """
+
+    def __init__(self, out: str | Path, show: bool) -> None:
+        self.out, self.show = Path(out), show
+        self.figures: list[Figure] = []
+        self.out.mkdir(parents=True, exist_ok=True)
+
+    def add(self, name: str, fig: Figure) -> Figure:
+        """Save ``fig`` as ``out/name`` (PNG) and keep it for :meth:`show_or_close`."""
+        save(fig, self.out / name)
+        self.figures.append(fig)
+        return fig
+
+    def show_or_close(self) -> None:
+        """Show every figure (a blocking window) when ``show``, then free them."""
+        show_or_close(self.figures, self.show)

@@ -18,7 +18,7 @@ import struct
 import warnings
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,7 +210,7 @@ def _index(
     """Return the sorted (alphabet, character, file, member name) of a split; check its counts."""
     layout = f"{stem}/<Alphabet>/characterNN/NNNN_DD.png"
     pattern = re.compile(rf"{re.escape(stem)}/([^/]+)/(character\d+)/([^/]+\.png)")
-    members = sorted((*m.groups(), name) for name in names if (m := pattern.fullmatch(name)))
+    members = sorted((m[1], m[2], m[3], name) for name in names if (m := pattern.fullmatch(name)))
     found_classes = len({member[:2] for member in members})
     if (found_classes, len(members)) != (n_classes, n_images):
         raise DataError(
@@ -220,7 +220,7 @@ def _index(
     return members
 
 
-def _labels(members: list[tuple[str, ...]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _labels(members: Sequence[tuple[str, ...]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Return the class and alphabet index of each sorted member, and the class names."""
     classes = list(dict.fromkeys(member[:2] for member in members))
     alphabet_names = sorted({alphabet for alphabet, _ in classes})

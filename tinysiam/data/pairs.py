@@ -6,8 +6,16 @@ uniformly, then a second, different class, then one image of each. With ``within
 the second class comes from the first one's group (e.g. the same Omniglot alphabet), which
 makes dissimilar pairs harder to tell apart.
 
-Every draw is vectorised over the batch: images are sorted by class once, so "a random image of
-class c" is ``order[first[c] + offset]`` with a random ``offset < count[c]``.
+One idea serves every sampler here: images are sorted by class once, so "a random image of
+class c" is ``order[first[c] + offset]`` with a random ``offset < count[c]``, vectorised over
+the batch (classes sorted into groups work the same way). On it stand:
+
+* :class:`PairSampler` - separate random pairs (:meth:`~PairSampler.sample`), a batch of
+  ``per_class`` images of every class (:meth:`~PairSampler.sample_class_batch`), or two images
+  of each of a few classes taken group by group (:meth:`~PairSampler.sample_group_batch`), the
+  last two for scoring every pair of a batch (:func:`all_pairs`);
+* :class:`CrossPairSampler` - pairs across two sets of images (handwritten and printed digits,
+  say): an image of the first set, and an image of the second set of its class or of another.
 """
 
 from __future__ import annotations
@@ -62,13 +70,14 @@ class PairSampler:
         labels: (N,) class of each image: ints or strings.
         seed: seed of the sampler's ``np.random.default_rng`` (exposed as ``.rng``).
         groups: optional (N,) group of each image (e.g. the Omniglot alphabet); every image of a
-            class must share one group. Only used when ``within_group`` is True.
+            class must share one group. Used by ``within_group`` and :meth:`sample_group_batch`.
         within_group: draw the two classes of a dissimilar pair from the same group.
 
     Raises:
         TypeError: when ``images`` is not an array (a list, say).
-        ValueError: on a negative or non-integer seed, mismatched lengths, fewer than 2 classes, no class with 2 images (a class
-            with a single image is simply never used for similar pairs), or, with
+        ValueError: on a negative or non-integer seed, mismatched lengths, fewer than 2
+            classes, no class with 2 images (a class with a single image is simply never used
+            for similar pairs), or, with
             ``within_group``, a class spread over several groups or no group with 2 classes.
 
     Example:
@@ -86,13 +95,15 @@ class PairSampler:
     ) -> None:
         if not hasattr(images, "shape") or len(images.shape) < 1:
             raise TypeError(
-                f"images must be a NumPy or CuPy array of shape (N, ...), got {type(images).__name__}"
+                "images must be a NumPy or CuPy array of shape (N, ...), "
+                f"got {type(images).__name__}"
             )
         check_int("seed", seed, minimum=0)
         labels = np.asarray(labels)
         if labels.ndim != 1 or len(labels) != len(images):
             raise ValueError(
-                f"labels must be 1-D with one label per image: got shape {labels.shape} for {len(images)} images"
+                "labels must be 1-D with one label per image: "
+                f"got shape {labels.shape} for {len(images)} images"
             )
         classes, class_of = np.unique(labels, return_inverse=True)
         if len(classes) < 2:
@@ -105,12 +116,17 @@ class PairSampler:
         self._pairable = np.flatnonzero(self._images_of.count >= 2)  # classes with two images
         if len(self._pairable) == 0:
             raise ValueError(
-                f"similar pairs need a class with at least 2 images; all {len(classes)} classes have 1"
+                "similar pairs need a class with at least 2 images; "
+                f"all {len(classes)} classes have 1"
             )
 
         group_of_class = np.zeros(len(classes), dtype=np.intp)  # one group of all classes
-        if within_group:
-            group_of_class = _group_of_class(groups, class_of, len(images))
+        self._group_pools: list[np.ndarray] | None = None  # for sample_group_batch
+        if within_group or groups is not None:
+            real_groups = _group_of_class(groups, class_of, len(images))
+            self._group_pools = _pools(_Blocks(real_groups), self._pairable)
+            if within_group:
+                group_of_class = real_groups
         self._group_of_class = group_of_class
         self._classes_of = _Blocks(group_of_class)
         self._mixable = np.flatnonzero(self._classes_of.count[group_of_class] >= 2)  # has a partner
@@ -120,11 +136,12 @@ class PairSampler:
             )
 
     def sample_indices(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Draw ``n`` pairs as indices into ``images``, to build them on any array of the same length.
+        """Draw ``n`` pairs as indices into ``images`` (or any array of the same length).
 
         Returns:
             i1, i2: (n,) int indices of the two images of each pair.
-            y: (n,) float32, 1 for a similar pair (same class, ``i1 != i2``), 0 for a dissimilar one.
+            y: (n,) float32, 1 for a similar pair (same class, ``i1 != i2``), 0 for a
+                dissimilar one.
         """
         check_int("n", n, minimum=1)
         rng = self.rng
@@ -175,15 +192,118 @@ class PairSampler:
         ]
         return np.concatenate(picks)
 
+    def sample_group_batch(self, classes: int, per_group: int = 8) -> np.ndarray:
+        """Indices of two different images of each of ``classes`` classes, chosen group by group.
+
+        Groups are visited in a random order; from each, up to ``per_group`` of its classes are
+        taken, until the batch holds ``classes`` of them (or every group has been visited). Many
+        dissimilar pairs of the batch then come from one group: for Omniglot, two characters of
+        one alphabet, the hard case of the one-shot benchmark. Needs ``groups``.
+
+        Returns:
+            (2K,) int indices into ``images``, class by class: images 2k and 2k + 1 show one class.
+        """
+        check_int("classes", classes, minimum=1)
+        check_int("per_group", per_group, minimum=1)
+        if self._group_pools is None:
+            raise ValueError("sample_group_batch needs the sampler built with groups=")
+        rng, chosen, total = self.rng, [], 0
+        pools = self._group_pools
+        for g in rng.permutation(len(pools)):
+            pool = pools[g]
+            chosen.append(rng.choice(pool, min(per_group, len(pool)), replace=False))
+            total += len(chosen[-1])
+            if total >= classes:
+                break
+        c = np.concatenate(chosen)[:classes]
+        first = self._images_of.draw(rng, c)
+        second = self._images_of.draw(rng, c, skip=first)
+        return np.stack([first, second], axis=1).reshape(-1)
+
     def state_dict(self) -> dict[str, Any]:
         """The random generator's state, for a checkpoint: ``{"rng": bit_generator.state}``."""
-        return {"rng": self.rng.bit_generator.state}
+        return _rng_state(self.rng)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a state from :meth:`state_dict`, so the next pairs are the ones that followed it."""
-        if "rng" not in state:
-            raise ValueError(f"a PairSampler state needs the key 'rng', got keys {sorted(state)}")
-        self.rng.bit_generator.state = state["rng"]
+        """Restore a state from :meth:`state_dict`: the next pairs are those that followed it."""
+        _load_rng_state(self.rng, state, "PairSampler")
+
+
+class CrossPairSampler:
+    """Pairs across two sets of images: an image of the first set, and one of the second set that
+    shows the same class (y = 1) with probability 0.5, else one of another class (y = 0).
+
+    For a twin whose two inputs are different kinds of data (handwritten digits on one side,
+    printed ones on the other). The first image is drawn uniformly from its set; the other
+    class, uniformly from the classes of the second set.
+
+    Args:
+        labels: (NA,) class of each image of the first set.
+        partner_labels: (NB,) class of each image of the second set; every class of the first
+            set must occur in it, and it needs at least 2 classes.
+        seed: seed of the sampler's generator (saved in checkpoints through :meth:`state_dict`).
+
+    Example:
+        >>> pairs = CrossPairSampler(hand_labels, print_labels, seed=0)
+        >>> i, j, y = pairs.sample_indices(128)   # hand_images[i] and print_images[j]
+    """
+
+    def __init__(self, labels: Any, partner_labels: Any, seed: int = 0) -> None:
+        check_int("seed", seed, minimum=0)
+        labels, partner_labels = np.asarray(labels), np.asarray(partner_labels)
+        for name, value in (("labels", labels), ("partner_labels", partner_labels)):
+            if value.ndim != 1 or len(value) == 0:
+                raise ValueError(f"{name} must be 1-D and not empty, got shape {value.shape}")
+        classes, partner_class = np.unique(partner_labels, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(f"partner_labels need at least 2 classes, got {classes.tolist()}")
+        missing = np.setdiff1d(labels, classes)
+        if len(missing):
+            raise ValueError(
+                f"every class of labels needs a partner image; none for {missing[:5].tolist()}"
+            )
+        self._class_of = np.searchsorted(classes, labels)  # (NA,) class index of each image
+        self._partners_of = _Blocks(partner_class)
+        self.rng = np.random.default_rng(seed)
+
+    def sample_indices(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """i: (n,) first-set indices, j: (n,) second-set ones, y: (n,) float32, 1 = same class."""
+        check_int("n", n, minimum=1)
+        rng, k = self.rng, len(self._partners_of.count)
+        i = rng.integers(0, len(self._class_of), n)
+        same = rng.random(n) < 0.5
+        other = (self._class_of[i] + rng.integers(1, k, n)) % k  # uniform over the other classes
+        j = self._partners_of.draw(rng, np.where(same, self._class_of[i], other))
+        return i, j, same.astype(np.float32)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The random generator's state, for a checkpoint: ``{"rng": bit_generator.state}``."""
+        return _rng_state(self.rng)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state from :meth:`state_dict`: the next pairs are those that followed it."""
+        _load_rng_state(self.rng, state, "CrossPairSampler")
+
+
+def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    return {"rng": rng.bit_generator.state}
+
+
+def _load_rng_state(rng: np.random.Generator, state: dict[str, Any], owner: str) -> None:
+    if "rng" not in state:
+        raise ValueError(f"a {owner} state needs the key 'rng', got keys {sorted(state)}")
+    rng.bit_generator.state = state["rng"]
+
+
+def _pools(classes_of: _Blocks, usable: np.ndarray) -> list[np.ndarray]:
+    """The usable classes of each group, groups in id order (those with none left out)."""
+    pools = []
+    for g in range(len(classes_of.count)):
+        members = classes_of.order[classes_of.first[g] : classes_of.first[g] + classes_of.count[g]]
+        members = members[np.isin(members, usable)]
+        if len(members):
+            pools.append(members)
+    return pools
 
 
 def _group_of_class(groups: Any, class_of: np.ndarray, n: int) -> np.ndarray:
@@ -205,7 +325,7 @@ def _group_of_class(groups: Any, class_of: np.ndarray, n: int) -> np.ndarray:
 
 
 def all_pairs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Every pair (i < j) of a batch, its label, and weights giving both kinds of pair half the loss.
+    """Every pair (i < j) of a batch, its label, and weights giving each kind of pair half the loss.
 
     A batch of B images holds B (B - 1) / 2 pairs, most of them dissimilar; weighting each similar
     pair by 0.5 / (number of similar pairs) and each dissimilar one by 0.5 / (number of dissimilar
@@ -221,7 +341,8 @@ def all_pairs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 
     Example:
         >>> i, j, y, weight = all_pairs(labels[batch])
-        >>> loss = (contrastive_loss(f[i], f[j], y, reduction="none") * tinysiam.tensor(weight)).sum()
+        >>> per_pair = contrastive_loss(f[i], f[j], y, reduction="none")
+        >>> loss = (per_pair * tinysiam.tensor(weight)).sum()
     """
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) < 2:
