@@ -15,10 +15,10 @@ channels, only on the layers, the batch and how many chunks each convolution's c
 (the smallest that fit them) with fewer channels, and checks that every convolution of the
 full-size network comes in the same single chunk; the slow test runs the full-size network.
 
-Measured before the GPU changes (128 MiB column budget everywhere, BCE's range check and the label
-check on the device, both images of each pair sent from the host, ``loss.item()`` each
-iteration), for one iteration at full size: see CHANGELOG.md and the measurement in
-``measure_iteration``'s callers.
+Measured on the stand-in at full size, one iteration with the loss read back: before the GPU
+changes (128 MiB column budget on every device, BCE's range check and the label check on the
+device, both images of each pair sent from the host) 12,386 launches, 3 syncs, 15.9 MB sent;
+now 628 launches (80 GB GPU; 838 on a 40 GB one), 1 sync (the loss), 3.6 KB sent.
 """
 
 from __future__ import annotations
