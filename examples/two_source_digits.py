@@ -80,12 +80,18 @@ def main(argv: list[str] | None = None) -> dict:
     print_branch = mlp_branch if args.print_branch == "mlp" else conv_branch
     separate = nn.Twin(conv_branch(args.dim, rng), print_branch(args.dim, rng))
     twins = {"separate": separate, "shared": nn.Twin(conv_branch(args.dim, rng))}
+    for twin in twins.values():
+        twin.to(device)
     optimizers = {
-        k: optim.Adam(t.to(device).parameters(), lr=args.lr, betas=(0.9, 0.99))
-        for k, t in twins.items()
+        k: optim.Adam(t.parameters(), lr=args.lr, betas=(0.9, 0.99)) for k, t in twins.items()
     }
 
-    # 4. Loss: contrastive, mean over the batch; 5. Training loop: both twins, the SAME pairs.
+    # 4. Loss: contrastive (margin --margin), mean over the batch of pairs.
+    def pair_loss(twin, hand, printed, y) -> tinysiam.Tensor:  # hand, printed: (B, 1, 28, 28)
+        f_hand, f_print = twin(hand, printed)  # (B, dim) each
+        return losses.contrastive_loss(f_hand, f_print, y, margin=args.margin, reduction="mean")
+
+    # 5. Training loop: each iteration both twins take one Adam step on the SAME fresh pairs.
     state = {**twins, **{f"{kind}_optimizer": o for kind, o in optimizers.items()}}
     run = TrainingRun(args, __file__, names=KINDS, pairs=pairs, **state)
     seconds = dict.fromkeys(KINDS, 0.0)  # forward + backward + step of each twin
@@ -96,8 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
         lr, step = optim.scheduled_lr(args.lr, args.schedule, iteration, args.iterations), {}
         for kind, twin in twins.items():
             started = time.perf_counter()
-            f_hand, f_print = twin(hand, printed)  # (B, dim) each
-            loss = losses.contrastive_loss(f_hand, f_print, y, margin=args.margin, reduction="mean")
+            loss = pair_loss(twin, hand, printed, y)
             optimizers[kind].lr = lr
             optimizers[kind].zero_grad()
             loss.backward()
@@ -107,13 +112,10 @@ def main(argv: list[str] | None = None) -> dict:
         run.record(**step)
 
     # 6. Evaluation: handwritten test queries (branch 0) against printed test images (branch 1).
-    features = {
-        kind: embed_both(twin, hand_test_x, print_test_x, device) for kind, twin in twins.items()
-    }
+    features = {kind: embed_both(t, hand_test_x, print_test_x, device) for kind, t in twins.items()}
     features["pixels"] = (hand_test_x.reshape(-1, 784), print_test_x.reshape(-1, 784))
     accuracy = {
-        kind: cross_domain_accuracy(q, hand_test_y, p, print_test_y)
-        for kind, (q, p) in features.items()
+        k: cross_domain_accuracy(q, hand_test_y, p, print_test_y) for k, (q, p) in features.items()
     }
 
     # 7. Figures: the loss curves, each twin's embedding, handwritten queries with their matches.

@@ -232,35 +232,58 @@ def check_finite(loss: float, iteration: int, last_finite: float | None) -> None
 def save_training_state(
     path: Path,
     iteration: int,
-    losses: list[float],
-    model: Any,
-    optimizer: Any,
-    sampler: Any,
+    losses: list[float] | dict[str, list[float]],
+    model: Any = None,
+    optimizer: Any = None,
+    sampler: Any = None,
     seconds: float = 0.0,
+    **more: Any,
 ) -> Path:
-    """Write model, optimiser, pair-sampler RNG, iteration, loss history and the training seconds
-    so far to ``path`` atomically."""
-    save(
-        path,
-        iteration=iteration,
-        seconds=seconds,
-        losses=losses,
-        model=model.state_dict(),
-        optimizer=optimizer.state_dict(),
-        sampler=sampler.state_dict(),
-    )
+    """Write a training run's checkpoint to ``path`` atomically (see :mod:`tinysiam.checkpoint`).
+
+    Saves the iteration, the loss history (a list, or a dict of lists), the training seconds so
+    far, and the state of each object given by name: a Module, optimiser or sampler (anything
+    with ``state_dict``) or a ``numpy.random.Generator``. :class:`TrainingRun` writes its
+    checkpoints with it.
+
+    Example:
+        >>> save_training_state("ckpt.npz", 100, history, twin, optimizer, sampler)
+    """
+    objects = {"model": model, "optimizer": optimizer, "sampler": sampler, **more}
+    states = {
+        name: item if isinstance(item, np.random.Generator) else item.state_dict()
+        for name, item in objects.items()
+        if item is not None
+    }
+    save(path, iteration=iteration, seconds=seconds, losses=losses, **states)
     return path
 
 
 def load_training_state(
-    path: Path, model: Any, optimizer: Any, sampler: Any
-) -> tuple[int, list[float], float]:
-    """Restore what :func:`save_training_state` wrote; returns (iteration, losses, seconds)."""
+    path: Path, model: Any = None, optimizer: Any = None, sampler: Any = None, **more: Any
+) -> tuple[int, Any, float]:
+    """Restore what :func:`save_training_state` wrote into the objects given by the same names.
+
+    Returns:
+        (iteration, losses, seconds): losses as a list of floats, or a dict of such lists.
+    """
     state = load(path)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    sampler.load_state_dict(state["sampler"])
-    return int(state["iteration"]), [float(v) for v in state["losses"]], float(state["seconds"])
+    objects = {"model": model, "optimizer": optimizer, "sampler": sampler, **more}
+    for name, item in objects.items():
+        if item is None:
+            continue
+        if name not in state:
+            raise ValueError(f"{path}: the checkpoint holds no {name!r} (it has {sorted(state)})")
+        if isinstance(item, np.random.Generator):
+            item.bit_generator.state = state[name].bit_generator.state
+        else:
+            item.load_state_dict(state[name])
+    saved = state["losses"]
+    if isinstance(saved, dict):
+        losses: Any = {key: [float(v) for v in values] for key, values in saved.items()}
+    else:
+        losses = [float(v) for v in saved]
+    return int(state["iteration"]), losses, float(state["seconds"])
 
 
 class InterruptFlag:
@@ -425,32 +448,13 @@ class TrainingRun:
         self._recorded += 1
 
     def save(self, iteration: int) -> Path:
-        """Write a checkpoint after ``iteration`` iterations, atomically (tinysiam.checkpoint)."""
-        states = {
-            name: item if isinstance(item, np.random.Generator) else item.state_dict()
-            for name, item in self.state.items()
-        }
-        save(
-            self.checkpoint,
-            iteration=iteration,
-            seconds=self.seconds,
-            losses=self.losses,
-            **states,
+        """Write a checkpoint after ``iteration`` iterations (:func:`save_training_state`)."""
+        return save_training_state(
+            self.checkpoint, iteration, self.losses, seconds=self.seconds, **self.state
         )
-        return self.checkpoint
 
     def _restore(self, path: Path) -> None:
-        saved = load(path)
-        for name, item in self.state.items():
-            if isinstance(item, np.random.Generator):
-                item.bit_generator.state = saved[name].bit_generator.state
-            else:
-                item.load_state_dict(saved[name])
-        self.start, self.previous_seconds = int(saved["iteration"]), float(saved["seconds"])
-        if self.names is None:
-            self.losses = [float(v) for v in saved["losses"]]
-        else:
-            self.losses = {name: [float(v) for v in saved["losses"][name]] for name in self.names}
+        self.start, self.losses, self.previous_seconds = load_training_state(path, **self.state)
 
     def _histories(self) -> dict[str, list[float]]:
         """Each loss history by name ("loss" for the single one)."""
