@@ -200,7 +200,7 @@ def _run_experiment(args: argparse.Namespace, parser: argparse.ArgumentParser) -
     if args.iterations < 1:
         parser.error(f"--iterations must be positive, got {args.iterations}")
     if not args.skip_check:
-        print(f"grading every task of {args.workspace} first")
+        print(f"grading every task of {args.workspace} first", flush=True)
         rows = grade(args.workspace, list(TASKS))
         if not all(row.status == PASSED for row in rows):
             print(format_table(rows))
@@ -208,7 +208,9 @@ def _run_experiment(args: argparse.Namespace, parser: argparse.ArgumentParser) -
             return 1
         print(f"all {len(rows)} tasks passed")
     try:
-        result = experiment.run(args.workspace, args.dataset, args.iterations, args.seed)
+        result = experiment.run(
+            args.workspace, args.dataset, args.iterations, args.seed, log=_print_now
+        )
     except experiment.TrainingError as error:
         print(f"training stopped: {error}", file=sys.stderr)
         return 1
@@ -217,10 +219,19 @@ def _run_experiment(args: argparse.Namespace, parser: argparse.ArgumentParser) -
         f"5-NN accuracy {accuracy:.2%} on {result['data']} after {result['iterations']} iterations "
         f"({result['training_seconds']:.0f} s of training on your engine)"
     )
-    if args.iterations == experiment.ITERATIONS:
+    if args.iterations == experiment.ITERATIONS and result["data"].startswith("MNIST"):
         verdict = "reached" if accuracy >= experiment.TARGET else "below"
-        print(f"{verdict} the recipe's target of {experiment.TARGET:.0%}")
+        print(f"{verdict} the target on MNIST, {experiment.TARGET:.0%}")
+    elif args.iterations == experiment.ITERATIONS:
+        print(
+            f"the library's own engine reaches {experiment.DIGITS_REFERENCE:.2%} on these digits "
+            f"(seed 0), and at least {experiment.TARGET:.0%} on MNIST"
+        )
     return 0
+
+
+def _print_now(line: str) -> None:
+    print(line, flush=True)  # progress shows as it comes, also when the output is a file
 
 
 def _list() -> int:

@@ -28,7 +28,8 @@ from ..metrics import knn_accuracy
 from . import workspace
 
 ITERATIONS, BATCH_PAIRS, MARGIN, LR, BETAS = 3000, 180, 0.3, 1e-4, (0.9, 0.99)
-TARGET = 0.91  # the 5-NN accuracy the reference recipe reaches on MNIST (93.29% measured)
+TARGET = 0.91  # the 5-NN accuracy to reach on MNIST (the library's own engine: 93.29%)
+DIGITS_REFERENCE = 0.8906  # the library's own code on the synthetic digits, this recipe, seed 0
 
 
 def load_data(

@@ -149,7 +149,7 @@ def topological_order(ws: Workspace) -> None:
     autograd = ws.mod("autograd")
     combine = _function(autograd.Function, "Combine", _combine_forward, _combine_backward)
 
-    @prove(_graphs(), examples=40)
+    @prove(_graphs(), examples=25)
     def _(graph: tuple[list[bool], list[list[int]]]) -> None:
         requires, ops = graph
         tensors = [_tensor(ws, np.zeros(2), r) for r in requires]
@@ -274,7 +274,7 @@ def backward_loop(ws: Workspace) -> None:
     mine = {k: _function(autograd.Function, k, *fb) for k, fb in table.items()}
     theirs = {k: _function(library.Function, k, *fb) for k, fb in table.items()}
 
-    @prove(_valued_graphs(), examples=40)
+    @prove(_valued_graphs(), examples=30)
     def _(case: dict[str, Any]) -> None:
         def build(tensor: Callable, ops: dict[str, Any]) -> tuple[list, Any]:
             leaves = [tensor(a, r) for a, r in zip(case["leaves"], case["requires"], strict=True)]
@@ -351,14 +351,14 @@ def _binary_rule(
         shape_a, shape_b = draw(broadcastable_shapes())
         return draw(_values(shape_a, a_values)), draw(_values(shape_b, b_values)), draw(needs(2))
 
-    @prove(cases(), examples=15)
+    @prove(cases(), examples=12)
     def _(case: tuple) -> None:
         a, b, need = case
         _op_case(ws, "ops.elementwise", name, {"a": a, "b": b}, None, need)
 
 
 def _unary_rule(ws: Workspace, name: str, low: float, high: float) -> None:
-    @prove(shapes().flatmap(lambda s: arrays(s, low, high)), examples=15)
+    @prove(shapes().flatmap(lambda s: arrays(s, low, high)), examples=10)
     def _(a: np.ndarray) -> None:
         grad = np.linspace(-1.0, 2.0, a.size).reshape(a.shape)
         _op_case(ws, "ops.elementwise", name, {"a": a}, grad, (True,))
@@ -447,20 +447,37 @@ def _raise(error: BaseException) -> None:
 
 
 # ----- 5.1 and 5.2: broadcasting and reductions ----------------------------------------------
+UNBROADCAST_CASES = [  # (the broadcast shape, the input's): added axes, stretched axes, both
+    ((2, 3), (3,)),
+    ((2, 3), (1, 3)),
+    ((2, 3), (2, 1)),
+    ((2, 3, 4), (3, 1)),
+    ((2, 3, 4), (1, 4)),
+    ((4, 2, 3), (2, 1)),
+    ((2, 3, 4), ()),
+    ((2, 1, 4), (1, 1)),
+]
+
+
 def unbroadcast(ws: Workspace) -> None:
     mine = ws.mod("autograd").unbroadcast
+
+    def check(grad: np.ndarray, shape: tuple[int, ...]) -> None:
+        given = f"unbroadcast(grad = {describe(grad)}, shape={shape})"
+        got = call(given, mine, grad.copy(), shape)
+        expect("the result", got, lib("autograd").unbroadcast(grad.copy(), shape), given)
+
+    for full, shape in UNBROADCAST_CASES:
+        check(np.arange(float(np.prod(full))).reshape(full), shape)
 
     @st.composite
     def cases(draw: Any) -> tuple[np.ndarray, tuple[int, ...]]:
         full = draw(shapes(max_dims=4))
         return draw(arrays(full, -2.0, 2.0)), draw(reduced_shapes(full))
 
-    @prove(cases(), examples=40)
+    @prove(cases(), examples=30)
     def _(case: tuple[np.ndarray, tuple[int, ...]]) -> None:
-        grad, shape = case
-        given = f"unbroadcast(grad = {describe(grad)}, shape={shape})"
-        got = call(given, mine, grad.copy(), shape)
-        expect("the result", got, lib("autograd").unbroadcast(grad.copy(), shape), given)
+        check(*case)
 
 
 def reductions(ws: Workspace) -> None:
@@ -489,10 +506,10 @@ def reductions(ws: Workspace) -> None:
     def tied(shape: tuple[int, ...]) -> st.SearchStrategy:
         return arrays(shape, 0, 2).map(np.round)  # values 0, 1, 2: ties everywhere
 
-    reduce("Sum", lambda s: arrays(s, -2.0, 2.0), 20)
-    reduce("Mean", lambda s: arrays(s, -2.0, 2.0), 20)
-    reduce("Max", distinct, 25, forward=True)
-    reduce("Max", tied, 15, forward=True)  # ties share the gradient equally
+    reduce("Sum", lambda s: arrays(s, -2.0, 2.0), 12)
+    reduce("Mean", lambda s: arrays(s, -2.0, 2.0), 12)
+    reduce("Max", distinct, 20, forward=True)
+    reduce("Max", tied, 12, forward=True)  # on a tie, the library's rule: the first maximum wins
 
 
 # ----- 6.x: dense, relu, sigmoid -------------------------------------------------------------
@@ -708,7 +725,7 @@ def contrastive_loss(ws: Workspace) -> None:
         reduction = draw(st.sampled_from(["sum", "mean", "none"]))
         return f1, f2, draw(labels(n)), {"margin": margin, "eps": eps, "reduction": reduction}
 
-    @prove(cases(), examples=40)
+    @prove(cases(), examples=30)
     def _(case: tuple) -> None:
         f1, f2, y, params = case
         _loss_case(ws, "contrastive_loss", {"f1": f1, "f2": f2}, y, params)
@@ -728,7 +745,7 @@ def binary_cross_entropy(ws: Workspace) -> None:
         reduction = draw(st.sampled_from(["sum", "mean", "none"]))
         return p, draw(labels(n)), {"eps": eps, "reduction": reduction}
 
-    @prove(cases(), examples=40)
+    @prove(cases(), examples=30)
     def _(case: tuple) -> None:
         p, y, params = case
         _loss_case(ws, "binary_cross_entropy", {"p": p}, y, params)
@@ -742,7 +759,7 @@ def bce_with_logits(ws: Workspace) -> None:
         z = np.array(draw(st.lists(values, min_size=n, max_size=n)), dtype=np.float64)
         return z, draw(labels(n)), draw(needs(2))
 
-    @prove(cases(), examples=40)
+    @prove(cases(), examples=30)
     def _(case: tuple) -> None:
         z, y, need = case
         grad = np.linspace(-1.0, 2.0, z.size)

@@ -226,7 +226,7 @@ def _run_child(directory: Path, pending: list[str], rows: dict[str, Row], timeou
                         rows[task.id] = _row(
                             task, record["status"], record["detail"], record["seconds"]
                         )
-                        current = None
+                        current, started = None, time.monotonic()
                 if finished:
                     break
                 if current is not None and time.monotonic() - started > timeout:

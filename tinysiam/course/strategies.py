@@ -17,13 +17,15 @@ from hypothesis.extra import numpy as hnp
 
 MAX_SIDE = 4
 MARGIN = 0.05  # distance kept from every kink
+SHRINK_BUDGET = 40  # calls after the first failure spent looking for a smaller failing input
 
 
 def prove(strategy: st.SearchStrategy, examples: int = 20) -> Callable[[Callable], None]:
     """Run the decorated check on ``examples`` generated inputs, at once (not a decorator to keep).
 
     The inputs are the same at every run (derandomized), so a class is graded alike; a failure
-    is shrunk to the smallest failing input before it is reported.
+    is shrunk towards the smallest failing input (for SHRINK_BUDGET more calls at most) before
+    it is reported.
 
     Example:
         >>> @prove(shapes())
@@ -32,12 +34,24 @@ def prove(strategy: st.SearchStrategy, examples: int = 20) -> Callable[[Callable
     """
 
     def run(check: Callable[[Any], None]) -> None:
+        failures: list[Exception] = []  # the latest (and smallest) failure so far
+        calls_since_failure = 0
+
         def checked(value: Any) -> None:
+            nonlocal calls_since_failure
+            if failures:
+                calls_since_failure += 1
+                if calls_since_failure > SHRINK_BUDGET:  # small enough: report the latest
+                    raise _Stop(failures[-1])
             try:
                 check(value)
             except NotImplementedError as error:
                 if str(error).startswith("Task "):  # a stub: no point shrinking the input
-                    raise _Stub(error) from None
+                    raise _Stop(error) from None
+                failures.append(error)
+                raise
+            except Exception as error:
+                failures.append(error)
                 raise
 
         configured = settings(
@@ -52,16 +66,16 @@ def prove(strategy: st.SearchStrategy, examples: int = 20) -> Callable[[Callable
         )
         try:
             configured(given(strategy)(checked))()
-        except _Stub as stub:
-            raise stub.error from None
+        except _Stop as stop:
+            raise stop.error from None
 
     return run
 
 
-class _Stub(BaseException):
-    """Carries a stub's NotImplementedError past Hypothesis, which would shrink an Exception."""
+class _Stop(BaseException):
+    """Carries an error past Hypothesis, to stop it from shrinking (it shrinks an Exception)."""
 
-    def __init__(self, error: NotImplementedError) -> None:
+    def __init__(self, error: Exception) -> None:
         super().__init__(str(error))
         self.error = error
 

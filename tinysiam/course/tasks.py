@@ -160,12 +160,13 @@ TASKS: tuple[Task, ...] = (
             Target(
                 "ops/reduce.py",
                 "Max.forward",
-                "the max over axis, saving which elements are maximal (ties share equally)",
+                "the max over axis, saving which element wins: on a tie, the first maximum in "
+                "row-major order over the reduced axes",
             ),
             Target(
                 "ops/reduce.py",
                 "Max.backward",
-                "send grad to the maximal elements, split evenly between ties",
+                "send grad to each winner; every other element gets 0",
             ),
         ),
         "reductions",
