@@ -171,9 +171,7 @@ def readme(directory: Path, tasks: list[Task], with_solutions: bool) -> str:
     rows = "\n".join(
         f"| {task.id} | {task.title} | "
         f"{'solved (given)' if with_solutions or task.id not in chosen else 'to write'} | "
-        f"page {task.page_number}, `{task.page}` | "
-        + ", ".join(f"`{t.qualname}` in `tinysiam/{t.file}`" for t in task.targets)
-        + " |"
+        f"page {task.page_number}, `{task.page}` | {_functions(task)} |"
         for task in TASKS
     )
     last_row = (
@@ -221,6 +219,14 @@ The number of a task starts with the number of the docs page that teaches it.
 {rows}
 {last_row}
 """
+
+
+def _functions(task: Task) -> str:
+    """The task's functions, file by file: "`tinysiam/autograd.py`: `backward`"."""
+    files: dict[str, list[str]] = {}
+    for target in task.targets:
+        files.setdefault(target.file, []).append(f"`{target.qualname}`")
+    return "; ".join(f"`tinysiam/{file}`: {', '.join(names)}" for file, names in files.items())
 
 
 # ----- reading -------------------------------------------------------------------------------
