@@ -163,7 +163,7 @@ def column_buffer(xp: Any, chunks: list[slice], size_per_item: int, dtype: Any) 
     return xp.empty(size_per_item * largest, dtype=dtype)
 
 
-def _check_conv_inputs(x: Any, weight: Any, bias: Any) -> None:
+def check_conv_inputs(x: Any, weight: Any, bias: Any) -> None:
     if x.ndim != 4:
         raise ValueError(f"conv2d: input must be (N, C, H, W), got shape {x.shape}")
     if weight.ndim != 4:
@@ -189,7 +189,7 @@ class Conv2dOp(Function):
     def forward(
         ctx: Context, x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0
     ) -> Any:
-        _check_conv_inputs(x, weight, bias)
+        check_conv_inputs(x, weight, bias)
         xp = get_array_module(x)
         (sh, sw), (ph, pw) = (
             height_width(stride, "stride"),

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..autograd import Context, Function
 from ..backend import get_array_module
-from ..ops.conv import _check_conv_inputs, height_width, output_size
+from ..ops.conv import check_conv_inputs, height_width, output_size
 
 
 def im2col(
@@ -109,7 +109,7 @@ class ReferenceConv2dOp(Function):
         ctx: Context, x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0
     ) -> Any:
         """out = W (O, C*kh*kw) @ im2col(pad(x)) + b, reshaped to (N, O, OH, OW)."""
-        _check_conv_inputs(x, weight, bias)
+        check_conv_inputs(x, weight, bias)
         xp = get_array_module(x)
         (sh, sw), (ph, pw) = height_width(stride, "stride"), height_width(padding, "padding", 0)
         n, c, h, w = x.shape
