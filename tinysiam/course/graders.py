@@ -163,7 +163,10 @@ def topological_order(ws: Workspace) -> None:
             f"t{k} = op({', '.join(names[id(tensors[i])] for i in inputs)})"
             for k, inputs in enumerate(ops)
         )
-        given = f"the graph {text} (x{[i for i, r in enumerate(requires) if not r]} need no grad)"
+        constants = [f"x{i}" for i, r in enumerate(requires) if not r]
+        given = f"the graph {text}" + (
+            f" ({', '.join(constants)} requiring no grad)" if constants else ""
+        )
         output = tensors[-1]
         order = call(f"{given}: _topological_order", autograd._topological_order, output)
         _check_order(order, output, names, given)
