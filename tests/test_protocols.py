@@ -140,3 +140,10 @@ def test_an_integer_tensor_with_a_float_tensor_is_an_error_not_a_float64_result(
     x = ts.tensor(np.ones(2, np.float32))
     with pytest.raises(TypeError, match=r"^Mul: inputs have different dtypes: input 0 float32, "):
         x * ts.tensor(np.array([1, 2]))
+
+
+def test_comparing_a_zero_dimensional_tensor_gives_a_zero_dimensional_mask() -> None:
+    t = ts.tensor([1.0, 2.0])[1]  # shape ()
+    mask = t > 1
+    assert isinstance(mask, ts.Tensor) and mask.shape == () and mask.dtype == np.bool_
+    assert bool(mask) is True and bool(t == 1) is False

@@ -213,7 +213,8 @@ class Tensor:
         other = self._lift(other)
         check_op_inputs(op_name, (self, other))
         check_broadcastable(op_name, self.data, other.data)
-        return Tensor(getattr(xp, op_name)(self.data, other.data))
+        # asarray: NumPy returns a bare numpy.bool_ when both sides are 0-d.
+        return Tensor(xp.asarray(getattr(xp, op_name)(self.data, other.data)))
 
     def __lt__(self, other: Any) -> Tensor:
         return self._compare(other, "less")
