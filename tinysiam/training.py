@@ -455,6 +455,7 @@ class TrainingRun:
 
     def _restore(self, path: Path) -> None:
         self.start, self.losses, self.previous_seconds = load_training_state(path, **self.state)
+        self._recorded = self.start
 
     def _histories(self) -> dict[str, list[float]]:
         """Each loss history by name ("loss" for the single one)."""
