@@ -3,6 +3,7 @@
     figures/autodiff-graph.png   page 3: the graph of L = (ab + a)^2, values and adjoints
     figures/im2col.png           page 8: an input and its column matrix
     figures/optimisers.png       page 11: SGD, momentum and Adam on a stretched quadratic
+    figures/twin-graph.png       page 13: a twin's graph, each shared parameter drawn once
 
 Each figure is computed here with tinysiam (nothing is typed in by hand), on the CPU, in seconds.
 ``--only im2col.png`` (repeatable) redraws just the figures named.
@@ -308,9 +309,11 @@ def run_figures(runs: Path) -> None:
         )
 
 
-DRAWN_FIGURES = {  # figures that --only can redraw one at a time
+DRAWN_FIGURES = {  # every drawn figure, in page order; --only redraws the ones named
+    "autodiff-graph.png": autodiff_graph,
     "im2col.png": im2col_figure,
     "optimisers.png": optimisers_figure,
+    "twin-graph.png": twin_graph,
 }
 
 
@@ -337,6 +340,5 @@ if __name__ == "__main__":
         for figure in args.only:
             DRAWN_FIGURES[figure]()
     else:
-        autodiff_graph()
-        im2col_figure()
-        optimisers_figure()
+        for draw in DRAWN_FIGURES.values():
+            draw()

@@ -44,13 +44,21 @@ LINK = re.compile(r"(\]\(|<img [^>]*src=\")([^)\"\s#]*)")
 SETUP = """\
 # {title}
 # Generated from {source} by notebooks/build.py: edit the page, then rebuild.
-# Setup: install tinysiam where it is missing (e.g. a hosted notebook service), and use the GPU
+# Setup: install tinysiam from the clone this notebook sits in when it is missing, and use the GPU
 # when CuPy and one are present. The page's code runs on the CPU; to use the GPU, pass
 # device=DEVICE to tinysiam.tensor() and call .to(DEVICE) on a model.
 try:
     import tinysiam
-except ImportError:
-    %pip install --quiet tinysiam
+except ImportError:  # not installed: install the clone of tinysiam this notebook sits in
+    import pathlib
+
+    clone = pathlib.Path.cwd().parent
+    if not (clone / "pyproject.toml").is_file():
+        raise ImportError(
+            "tinysiam is not installed: pip install its source (a clone of the repository), "
+            "or open this notebook from the notebooks/ folder of a clone"
+        ) from None
+    %pip install --quiet -e {{clone}}
     import tinysiam
 
 DEVICE = "cuda" if tinysiam.cuda_available() else "cpu"

@@ -115,12 +115,12 @@ def test_local_derivatives_label_the_edges() -> None:
         if (edge := EDGE.match(line)) and edge.group(3)
     )
     assert labels == [
-        "∂L/∂d = -4",
-        "∂L/∂d = -4",
-        "∂c/∂a = -3",
-        "∂c/∂b = 2",
-        "∂d/∂a = 1",
-        "∂d/∂c = 1",
+        "local ∂L/∂d (input 0) = -4",
+        "local ∂L/∂d (input 1) = -4",
+        "local ∂c/∂a = -3",
+        "local ∂c/∂b = 2",
+        "local ∂d/∂a = 1",
+        "local ∂d/∂c = 1",
     ]
     L.backward()
     with pytest.raises(ValueError, match="retain_graph=True"):

@@ -3,7 +3,7 @@
 Arrays live on NumPy ("cpu") or CuPy ("cuda"); the same op code serves both.
 """
 
-from . import losses, nn, optim, reference
+from . import losses, nn, optim, reference, viz
 from .anomaly import AnomalyError, detect_anomaly
 from .autograd import Context, Function, is_grad_enabled, no_grad
 from .backend import cuda_available
@@ -38,4 +38,5 @@ __all__ = [
     "optim",
     "reference",
     "save",
+    "viz",
 ]

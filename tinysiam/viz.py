@@ -480,7 +480,12 @@ def _build(
 
 
 def _local_derivatives(t: Tensor, names: dict[int, str]) -> dict[int, str]:
-    """Input index -> "∂y/∂x = value" for each one-element input of the op that made ``t``."""
+    """Input index -> "local ∂y/∂x = value" for each one-element input of the op that made ``t``.
+
+    "local" tells the edge's label from the tensor's adjoint: for L = d * d each of the two edges
+    from d carries the local derivative -4 (the other factor, named by its input slot), while d's
+    adjoint is their sum, -8.
+    """
     node = t._node
     if node is None or t.size != 1:
         return {}
@@ -495,7 +500,9 @@ def _local_derivatives(t: Tensor, names: dict[int, str]) -> dict[int, str]:
     for k, (u, g) in enumerate(zip(node.inputs, grads, strict=True)):
         if g is not None and u.size == 1:
             out, into = short.get(id(t), "y"), short.get(id(u), "x")
-            labels[k] = f"∂{out}/∂{into} = {_values(np.asarray(to_numpy(g)).reshape(()))}"
+            slot = f" (input {k})" if sum(w is u for w in node.inputs) > 1 else ""
+            value = _values(np.asarray(to_numpy(g)).reshape(()))
+            labels[k] = f"local ∂{out}/∂{into}{slot} = {value}"
     return labels
 
 
