@@ -14,18 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
-
-
-def load(name: str):
-    """Import benchmarks/<name>.py by path (benchmarks/ is a folder of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
+from benchmark_scripts import BENCHMARKS, load
 
 workloads = load("workloads")
 TINY_PAIRS = {"W1": 3, "W2": 1, "W3": 2}

@@ -3,26 +3,14 @@ fails clearly where no GPU answers."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import sys
-from pathlib import Path
 
 import pytest
+from benchmark_scripts import BENCHMARKS, load
 from devices import cuda_only
 
 import tinysiam
-
-BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
-
-
-def load(name: str):
-    """Import benchmarks/<name>.py by path (benchmarks/ is a folder of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
