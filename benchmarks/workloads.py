@@ -39,8 +39,9 @@ import numpy as np
 
 import tinysiam
 import tinysiam.functional as F
-from tinysiam import losses, models, nn, optim
+from tinysiam import losses, nn, optim
 from tinysiam.backend import array_module, to_device
+from tinysiam.experiments import models
 from tinysiam.ops.conv import output_size
 
 SEED = 0

@@ -32,12 +32,13 @@ from pathlib import Path
 import numpy as np
 
 import tinysiam
-from tinysiam import losses, models, nn, optim, plot
+from tinysiam import losses, nn, optim
 from tinysiam.backend import to_device
-from tinysiam.data import PairSampler, all_pairs
-from tinysiam.data.digits import DATASETS, load_digits, random_subset
-from tinysiam.metrics import knn_accuracy, nearest_neighbours, precision_at_k
-from tinysiam.training import TrainingRun, embed, parse_example_args, write_metrics
+from tinysiam.experiments import models, plot
+from tinysiam.experiments.data import PairSampler, all_pairs
+from tinysiam.experiments.data.digits import DATASETS, load_digits, random_subset
+from tinysiam.experiments.metrics import knn_accuracy, nearest_neighbours, precision_at_k
+from tinysiam.experiments.training import TrainingRun, embed, parse_example_args, write_metrics
 
 PRESETS = {  # batch_pairs is used with pairs="random", per_class with pairs="all-in-batch"
     "reference": dict(network="mlp", pairs="random", iterations=3000, batch_pairs=180,

@@ -55,12 +55,13 @@ import numpy as np
 
 import tinysiam
 import tinysiam.functional as F
-from tinysiam import losses, models, nn, optim, plot
+from tinysiam import losses, nn, optim
 from tinysiam.backend import to_device
-from tinysiam.data import OmniglotSplit, PairSampler, load_omniglot, load_omniglot_runs
-from tinysiam.data.augment import random_affine
-from tinysiam.metrics import accuracy_interval, roc_auc
-from tinysiam.training import TrainingRun, embed, parse_example_args, write_metrics
+from tinysiam.experiments import models, plot
+from tinysiam.experiments.data import OmniglotSplit, PairSampler, load_omniglot, load_omniglot_runs
+from tinysiam.experiments.data.augment import random_affine
+from tinysiam.experiments.metrics import accuracy_interval, roc_auc
+from tinysiam.experiments.training import TrainingRun, embed, parse_example_args, write_metrics
 
 PRESETS = {  # batch_pairs is used with pairs="random", batch_characters with pairs="all-in-batch"
     "paper": dict(size=105, network="koch", head_init="narrow-normal", loss="bce", augment=False,

@@ -45,13 +45,14 @@ from typing import Any
 import numpy as np
 
 import tinysiam
-from tinysiam import losses, models, nn, optim, plot
+from tinysiam import losses, nn, optim
 from tinysiam.backend import to_device
-from tinysiam.data import DataError, load_mnist, synthetic_digits
-from tinysiam.data.digits import random_subset
-from tinysiam.data.pairs import CrossPairSampler
-from tinysiam.metrics import accuracy_interval, nearest_neighbours
-from tinysiam.training import TrainingRun, embed, parse_example_args, write_metrics
+from tinysiam.experiments import models, plot
+from tinysiam.experiments.data import DataError, load_mnist, synthetic_digits
+from tinysiam.experiments.data.digits import random_subset
+from tinysiam.experiments.data.pairs import CrossPairSampler
+from tinysiam.experiments.metrics import accuracy_interval, nearest_neighbours
+from tinysiam.experiments.training import TrainingRun, embed, parse_example_args, write_metrics
 
 KINDS = ("separate", "shared")  # the two twins trained side by side
 

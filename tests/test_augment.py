@@ -1,12 +1,13 @@
-"""Random affine distortions (tinysiam.data.augment): exact cases, determinism, shapes and range."""
+"""Random affine distortions (tinysiam.experiments.data.augment): exact cases, determinism,
+shapes and range."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tinysiam.data import random_affine
-from tinysiam.data.augment import affine_parameters, warp_affine
+from tinysiam.experiments.data import random_affine
+from tinysiam.experiments.data.augment import affine_parameters, warp_affine
 
 
 def images(n: int = 4, size: int = 9, seed: int = 0) -> np.ndarray:

@@ -19,8 +19,8 @@ from devices import CUDA_MARKS
 
 import tinysiam as ts
 from tinysiam import losses, nn, optim
-from tinysiam.data import PairSampler
-from tinysiam.training import NonFiniteLossError, check_finite, resolve_device
+from tinysiam.experiments.data import PairSampler
+from tinysiam.experiments.training import NonFiniteLossError, check_finite, resolve_device
 
 
 def x(*shape: int, dtype=np.float32, device: str = "cpu") -> ts.Tensor:

@@ -29,7 +29,8 @@ from devices import cuda_only
 
 import tinysiam
 import tinysiam.functional as F
-from tinysiam import losses, models, nn, optim
+from tinysiam import losses, nn, optim
+from tinysiam.experiments import models
 from tinysiam.ops import conv
 
 PAIRS = 180  # PRESETS["paper"]["batch_pairs"] in examples/omniglot_bce.py, as published

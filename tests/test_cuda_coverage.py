@@ -14,7 +14,8 @@ from devices import cuda_only
 
 import tinysiam
 import tinysiam.functional as F
-from tinysiam import backend, losses, models, nn, optim, training
+from tinysiam import backend, losses, nn, optim
+from tinysiam.experiments import models, training
 from tinysiam.reference import ReferenceAdam, ReferenceSGD
 
 pytestmark = pytest.mark.cuda

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinysiam.data.errors import DataError
-from tinysiam.data.idx import parse_idx, read_idx
+from tinysiam.experiments.data.errors import DataError
+from tinysiam.experiments.data.idx import parse_idx, read_idx
 
 FUZZ = settings(max_examples=200, deadline=None)
 

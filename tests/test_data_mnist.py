@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinysiam.data.errors import DataError
-from tinysiam.data.mnist import MIRRORS, load_mnist
-from tinysiam.data.sources import TIMEOUT_S
+from tinysiam.experiments.data.errors import DataError
+from tinysiam.experiments.data.mnist import MIRRORS, load_mnist
+from tinysiam.experiments.data.sources import TIMEOUT_S
 
 COUNTS = {
     "train": [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949],

@@ -11,9 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinysiam.data import omniglot
-from tinysiam.data.errors import DataError
-from tinysiam.data.omniglot import BASE_URL, OmniglotSplit, load_omniglot, load_omniglot_runs
+from tinysiam.experiments.data import omniglot
+from tinysiam.experiments.data.errors import DataError
+from tinysiam.experiments.data.omniglot import (
+    BASE_URL,
+    OmniglotSplit,
+    load_omniglot,
+    load_omniglot_runs,
+)
 
 SPLITS = {  # split -> characters, images, alphabets
     "background": (964, 19_280, 30),

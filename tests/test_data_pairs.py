@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinysiam.data.pairs import CrossPairSampler, PairSampler, all_pairs
+from tinysiam.experiments.data.pairs import CrossPairSampler, PairSampler, all_pairs
 
 
 def _labelled(counts: list[int]) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinysiam.data.synthetic import MAX_ANGLE, synthetic_digits
+from tinysiam.experiments.data.synthetic import MAX_ANGLE, synthetic_digits
 
 
 @pytest.fixture(scope="module")

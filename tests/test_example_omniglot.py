@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import tinysiam
-from tinysiam import models, nn
+from tinysiam import nn
+from tinysiam.experiments import models
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "omniglot_bce.py"
 FIGURES = ["training_images.png", "pairs.png", "loss.png", "test_pairs.png", "one_shot_trial.png"]

@@ -23,8 +23,9 @@ import numpy as np
 import pytest
 
 import tinysiam
-from tinysiam import losses, models, optim
-from tinysiam.data import PairSampler, all_pairs, synthetic_digits
+from tinysiam import losses, optim
+from tinysiam.experiments import models
+from tinysiam.experiments.data import PairSampler, all_pairs, synthetic_digits
 from tinysiam.reference import ReferenceAdam, use_reference_ops
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "mnist_contrastive.py"

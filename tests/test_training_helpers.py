@@ -1,4 +1,4 @@
-"""tinysiam.training helpers that the examples share."""
+"""tinysiam.experiments.training helpers that the examples share."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 import tinysiam
 from tinysiam import nn, optim
-from tinysiam.training import (
+from tinysiam.experiments.training import (
     NonFiniteLossError,
     TrainingRun,
     embed,

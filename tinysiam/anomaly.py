@@ -12,8 +12,8 @@ code that ran the op's forward.
     # AnomalyError: Sqrt backward produced NaN in the gradient of input 0 ...
 
 The checks cost a pass over every array (and, on the GPU, a synchronisation per op), so the mode
-is off by default: then each op pays only for reading one flag. Turn it on to debug a run that
-:func:`tinysiam.training.check_finite` stopped, then turn it off again.
+is off by default: then each op pays only for reading one flag. Turn it on to debug a run whose
+loss became NaN or infinite, then turn it off again.
 """
 
 from __future__ import annotations

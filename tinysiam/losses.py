@@ -17,12 +17,11 @@ checked where that costs no wait for the GPU: labels given as host data (a list,
 are checked on the host before they are copied to the device, and probabilities and labels that
 live on the CPU are checked there. Values already on the GPU are checked only inside
 :func:`tinysiam.detect_anomaly`, since reading a check's answer back would make the CPU wait for
-the whole forward pass every iteration. NaN or inf in
-the embeddings, probabilities or logits is NOT checked here: it propagates into the loss, where
-:func:`tinysiam.training.check_finite` stops the training loop, and
-:func:`tinysiam.detect_anomaly` names the op that first produced it. (A NaN there is a symptom of
-trouble upstream, such as a diverging network, that the loss cannot name; checking it would also
-cost a GPU synchronisation per call.)
+the whole forward pass every iteration. NaN or inf in the embeddings, probabilities or logits
+is NOT checked here: it propagates into the loss, which a training loop checks once per
+iteration, and :func:`tinysiam.detect_anomaly` names the op that first produced it. (A NaN
+there is a symptom of trouble upstream, such as a diverging network, that the loss cannot name;
+checking it would also cost a GPU synchronisation per call.)
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ..data import DataError, PairSampler, load_mnist, synthetic_digits
-from ..metrics import knn_accuracy
+from ..experiments.data import DataError, PairSampler, load_mnist, synthetic_digits
+from ..experiments.metrics import knn_accuracy
 from . import workspace
 
 ITERATIONS, BATCH_PAIRS, MARGIN, LR, BETAS = 3000, 180, 0.3, 1e-4, (0.9, 0.99)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import check_int
+from tinysiam.checks import check_int
 
 
 class _Blocks:

@@ -1,8 +1,8 @@
 """The MNIST handwritten digits (LeCun, Bottou, Bengio and Haffner, 1998), from the IDX files.
 
-Files are looked for and downloaded as :mod:`tinysiam.data.sources` describes, under ``mnist/``
-with their official names. Every load checks the sha256 of the decompressed content (about
-30 ms for the training images), so a modified or damaged copy is reported, never used.
+Files are looked for and downloaded as :mod:`tinysiam.experiments.data.sources` describes, under
+``mnist/`` with their official names. Every load checks the sha256 of the decompressed content
+(about 30 ms for the training images), so a modified or damaged copy is reported, never used.
 """
 
 import hashlib
@@ -49,7 +49,7 @@ def load_mnist(
     Args:
         split: ``"train"`` or ``"test"``.
         root: a folder holding ``mnist/<official file names>``; default ``TINYSIAM_DATA``, then the
-            cache (see :mod:`tinysiam.data.sources`).
+            cache (see :mod:`tinysiam.experiments.data.sources`).
         download: download missing files into the first writable folder searched.
 
     Returns:

@@ -3,8 +3,8 @@
 Read from the official zips, e.g. ``omniglot/images_background.zip`` whose members are
 ``images_background/<Alphabet>/characterNN/NNNN_DD.png`` (105x105 one-bit PNGs, black ink on
 white), or from the folder that unzipping it gives, ``omniglot/images_background/``. Files are
-looked for and downloaded as :mod:`tinysiam.data.sources` describes. Local zips are checked by
-their layout and image counts, not by md5 (repacked copies have other md5s, same images).
+looked for and downloaded as :mod:`tinysiam.experiments.data.sources` describes. Local zips are
+checked by their layout and image counts, not by md5 (repacked copies have other md5s, same images).
 
 Decoding ~20,000 PNGs takes seconds, so the decoded pixels are cached as uint8 ``.npy`` in
 ``<cache>/omniglot/decoded/``, keyed by the split, the size, and the source's path, byte size and
@@ -27,8 +27,8 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
-from tinysiam.data.errors import DataError
-from tinysiam.data.sources import RemoteFile, atomic_write, cache_dir, fetch, find
+from .errors import DataError
+from .sources import RemoteFile, atomic_write, cache_dir, fetch, find
 
 BASE_URL = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python/"
 SIDE = 105  # the side of every Omniglot PNG

@@ -29,7 +29,7 @@ import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..checks import check_int
+from tinysiam.checks import check_int
 
 # Digit fonts bundled with matplotlib: sans, mono, serif and STIX in four weights/styles, and
 # five Computer Modern faces (roman, sans, typewriter, text italic, bold).

@@ -1,0 +1,14 @@
+"""The experiments' toolkit: what the examples need besides the engine.
+
+* :mod:`~tinysiam.experiments.data` - MNIST, Omniglot and its one-shot runs, the synthetic
+  digits, pair samplers and distortions;
+* :mod:`~tinysiam.experiments.models` - the experiments' networks;
+* :mod:`~tinysiam.experiments.training` - the training loop's bookkeeping, the examples' flags,
+  embedding a data set, the metrics file;
+* :mod:`~tinysiam.experiments.metrics` - nearest-neighbour accuracy, retrieval precision, ROC AUC;
+* :mod:`~tinysiam.experiments.plot` - the examples' figures.
+
+This layer imports the engine (``tinysiam``'s other modules); the engine never imports it.
+It needs the ``experiments`` extra: ``pip install -e '.[experiments]'`` (matplotlib, pillow,
+tqdm).
+"""
