@@ -422,7 +422,7 @@ def profile(args: argparse.Namespace) -> None:
         for key, (_, _, _, cumulative, _) in stats.items():
             if key in methods:
                 costs[methods[key]] = costs.get(methods[key], 0.0) + cumulative
-            elif key[2] == "step" and key[0].endswith(os.path.join("tinysiam", "optim.py")):
+            elif key[2] == "step" and key[0].endswith(os.path.join("tinysiam", "optim", "adam.py")):
                 costs["Adam.step"] = costs.get("Adam.step", 0.0) + cumulative
         print(
             f"\n{workload} ({args.pairs[workload]} pairs), tinysiam on {args.device}: "

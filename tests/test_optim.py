@@ -162,7 +162,7 @@ def test_step_allocates_at_most_one_block_whatever_the_parameter_size(make):
 def test_updates_in_blocks_match_the_reference(monkeypatch, layout, fast, reference, settings):
     """Blocks of 7 over 5 x 9 = 45 elements (six whole blocks and a tail of 3), or whole arrays
     when the gradient is a transposed view (a flat view of it would be a copy)."""
-    monkeypatch.setattr(optim, "CACHE_BLOCK", 7)
+    monkeypatch.setattr(optim.blocks, "CACHE_BLOCK", 7)
     rng = np.random.default_rng(0)
     start = rng.standard_normal((5, 9))
     grads = [rng.standard_normal((5, 9)) for _ in range(3)]

@@ -20,15 +20,9 @@ from strategies import SETTINGS
 import tinysiam as ts
 import tinysiam.functional as F
 from tinysiam import nn, optim
+from tinysiam.nn import use_fast_ops, use_reference_ops
 from tinysiam.ops import conv as fast_conv
-from tinysiam.reference import (
-    ReferenceAdam,
-    ReferenceSGD,
-    col2im,
-    im2col,
-    use_fast_ops,
-    use_reference_ops,
-)
+from tinysiam.reference import ReferenceAdam, ReferenceSGD, col2im, im2col
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -423,6 +417,20 @@ def test_use_reference_ops_needs_a_module() -> None:
         use_reference_ops([nn.Conv2d(1, 2, 3)])
 
 
+@pytest.mark.parametrize("name", ["use_reference_ops", "use_fast_ops"])
+def test_the_old_names_in_reference_warn_and_still_switch_the_layers(name: str) -> None:
+    layer = nn.Conv2d(1, 2, 3, impl="fast" if name == "use_reference_ops" else "reference")
+    with pytest.warns(DeprecationWarning, match=f"call tinysiam.nn.{name}"):
+        switch = getattr(ts.reference, name)
+    assert switch is getattr(nn, name)
+    assert switch(layer).impl == ("reference" if name == "use_reference_ops" else "fast")
+
+
+def test_reference_has_no_other_attribute_than_its_own() -> None:
+    with pytest.raises(AttributeError, match="has no attribute 'use_slow_ops'"):
+        ts.reference.use_slow_ops  # noqa: B018
+
+
 # ----- optimisers -------------------------------------------------------------------------------
 STEPS = 20
 
@@ -552,14 +560,37 @@ def test_reference_optimiser_state_round_trip_continues_identically(make) -> Non
     np.testing.assert_array_equal(opt.params[0].data, q.data)
 
 
-def test_reference_optimisers_check_their_settings_as_the_fast_ones_do() -> None:
-    p = nn.Parameter(np.zeros(3))
-    with pytest.raises(ValueError, match="lr must be > 0"):
-        ReferenceSGD([p], lr=0.0)
-    with pytest.raises(ValueError, match="momentum"):
-        ReferenceSGD([p], lr=0.1, momentum=1.0)
-    with pytest.raises(ValueError, match="betas"):
-        ReferenceAdam([p], betas=(0.9, 1.0))
+BAD_SETTINGS = [
+    (optim.SGD, ReferenceSGD, dict(lr=0.0)),
+    (optim.SGD, ReferenceSGD, dict(lr="0.1")),
+    (optim.SGD, ReferenceSGD, dict(lr=0.1, momentum=1.0)),
+    (optim.SGD, ReferenceSGD, dict(lr=0.1, momentum=None)),
+    (optim.Adam, ReferenceAdam, dict(lr=-1e-3)),
+    (optim.Adam, ReferenceAdam, dict(betas=(0.9, 1.0))),
+    (optim.Adam, ReferenceAdam, dict(betas=(0.9, 0.9, 0.9))),
+    (optim.Adam, ReferenceAdam, dict(betas=(0.9, "0.99"))),
+    (optim.Adam, ReferenceAdam, dict(eps=-1e-8)),
+]
+
+
+@pytest.mark.parametrize("fast, reference, settings", BAD_SETTINGS)
+def test_reference_optimisers_refuse_what_the_fast_ones_refuse_with_the_same_message(
+    fast, reference, settings
+) -> None:
+    messages = []
+    for make in (fast, reference):
+        with pytest.raises((TypeError, ValueError)) as caught:
+            make([nn.Parameter(np.zeros(3))], **settings)
+        messages.append((caught.type, str(caught.value).removeprefix(make.__name__)))
+    assert messages[0] == messages[1]
+    assert str(messages[1][1]).startswith(": ")  # the reference's message names ReferenceX
+
+
+def test_reference_optimisers_derive_from_the_base_not_from_the_fast_optimisers() -> None:
+    for reference, fast in ((ReferenceSGD, optim.SGD), (ReferenceAdam, optim.Adam)):
+        assert issubclass(reference, optim.Optimizer) and not issubclass(reference, fast)
+        assert reference.STATE_ARRAYS == fast.STATE_ARRAYS
+        assert reference.HYPERPARAMETERS == fast.HYPERPARAMETERS
 
 
 # ----- devices ----------------------------------------------------------------------------------

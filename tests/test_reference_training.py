@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 
 import tinysiam
-from tinysiam import losses, optim
+from tinysiam import losses, nn, optim
 from tinysiam.experiments import models
 from tinysiam.experiments.data import PairSampler, all_pairs, synthetic_digits
-from tinysiam.reference import ReferenceAdam, use_reference_ops
+from tinysiam.reference import ReferenceAdam
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "mnist_contrastive.py"
 TRAIN_SIZE = 400  # synthetic digits, 40 of each: enough for batches of 18 per digit
@@ -56,7 +56,7 @@ def best_preset_loss_curve(impl: str, iterations: int, dtype=np.float32) -> np.n
     branch = models.mnist_conv_net(np.random.default_rng(0)).to(dtype=dtype)
     adam = optim.Adam
     if impl == "reference":
-        branch, adam = use_reference_ops(branch), ReferenceAdam
+        branch, adam = nn.use_reference_ops(branch), ReferenceAdam
     optimizer = adam(branch.parameters(), lr=preset["lr"], betas=(0.9, 0.99))
     sampler = PairSampler(train_x, train_y, seed=0)
     curve = []

@@ -8,8 +8,8 @@ Flatten                                  x: (N, C, H, W)     -> (N, C*H*W)
 Sequential                               layers applied in order
 
 Conv2d and MaxPool2d take ``impl="fast"`` (the default) or ``impl="reference"``, the op they
-run (see :mod:`tinysiam.reference`); :func:`tinysiam.reference.use_reference_ops` switches every
-one of a built network. ``impl`` is a setting, not a parameter: state dicts do not change.
+run (see :mod:`tinysiam.reference`); :func:`tinysiam.nn.use_reference_ops` switches every one
+of a built network. ``impl`` is a setting, not a parameter: state dicts do not change.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import functional as F
 from ..checks import check_float, check_int
-from ..ops.conv import height_width
+from ..geometry import height_width
 from ..random import resolve_rng
 from ..tensor import Tensor
 from .init import check_init, initial_parameters

@@ -36,33 +36,16 @@ where 128 MiB made it 60.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 from ..autograd import Context, Function
 from ..backend import device_memory_bytes, device_of, get_array_module
+from ..geometry import check_conv_inputs, height_width, output_size
 
 COLUMN_BUDGET_BYTES = 128 * 2**20  # largest column matrix built at once on the CPU
-# 128 rather than 64 MiB: W2 (16 images of 105x105) 0.90x the time per step,
-# peak 762 -> 889 MB (paired runs)
+# 128 rather than 64 MiB: fewer, larger chunks ran faster on the paper's network for a little
+# more peak memory (the measurements are in the course's engineering notes, docs/17)
 GPU_MEMORY_SHARE = 8  # on a GPU, the columns may take 1/8 of its memory (see column_budget)
-
-
-def height_width(value: int | tuple[int, int], name: str, minimum: int = 1) -> tuple[int, int]:
-    """An int or a pair of ints (each >= ``minimum``) as a (height, width) pair."""
-    values = value if isinstance(value, tuple) else (value, value)
-    if len(values) != 2 or not all(
-        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values
-    ):
-        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if min(values) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(values[0]), int(values[1])
-
-
-def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    """Positions a kernel takes along one axis: floor((size + 2 padding - kernel) / stride) + 1."""
-    return (size + 2 * padding - kernel) // stride + 1
 
 
 def im2col(
@@ -108,8 +91,8 @@ def col2im(
     ``cols`` is (C*kh*kw, OH*OW*N): im2col's columns with the batch moved to the innermost axis,
     entry [c, i, j, oh, ow, n]. The additions then go into a (C, Hp, Wp, N) array, where a row
     of an offset's window is OW*N contiguous values. With the batch outermost, as im2col lays it
-    out, each row would be OW values (7 on the CPU preset's last layer), and NumPy's cost per row
-    would dominate: 12.2 ms instead of 4.2 ms for that layer's 9 additions.
+    out, each row would be OW values (7 on the CPU preset's last layer), and NumPy's fixed cost
+    per row would dominate the time of the additions.
 
     ``out``: a (C, Hp, Wp, N) array to add into (the columns' axis order), instead of zeros.
     Returns it as (N, C, Hp, Wp), a transposed view.
@@ -156,27 +139,11 @@ def column_buffer(xp: Any, chunks: list[slice], size_per_item: int, dtype: Any) 
     """One flat array that every chunk's column matrix (or col2im's sums) is built in, in turn.
 
     Reusing it, instead of allocating each chunk's columns afresh, saves the operating system
-    handing over (and zeroing) tens of MB of new memory per chunk: 13% of the time of W2's
-    second convolution, which runs in 8 chunks.
+    handing over (and zeroing) tens of MB of new memory per chunk, a cost that grows with the
+    number of chunks.
     """
     largest = max(chunk.stop - chunk.start for chunk in chunks)
     return xp.empty(size_per_item * largest, dtype=dtype)
-
-
-def check_conv_inputs(x: Any, weight: Any, bias: Any) -> None:
-    if x.ndim != 4:
-        raise ValueError(f"conv2d: input must be (N, C, H, W), got shape {x.shape}")
-    if weight.ndim != 4:
-        raise ValueError(
-            f"conv2d: weight must be (out_channels, in_channels, kh, kw), got shape {weight.shape}"
-        )
-    if x.shape[1] != weight.shape[1]:
-        raise ValueError(
-            f"conv2d: input has {x.shape[1]} channels "
-            f"but weight {weight.shape} expects {weight.shape[1]}"
-        )
-    if bias is not None and bias.shape != (weight.shape[0],):
-        raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), got {bias.shape}")
 
 
 class Conv2dOp(Function):

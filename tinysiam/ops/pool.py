@@ -6,7 +6,7 @@ from typing import Any
 
 from ..autograd import Context, Function
 from ..backend import get_array_module
-from .conv import height_width, output_size
+from ..geometry import height_width, output_size
 
 MAX_KERNEL = 256  # window offsets are stored as uint8
 

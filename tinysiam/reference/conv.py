@@ -27,7 +27,7 @@ from typing import Any
 
 from ..autograd import Context, Function
 from ..backend import get_array_module
-from ..ops.conv import check_conv_inputs, height_width, output_size
+from ..geometry import check_conv_inputs, height_width, output_size
 
 
 def im2col(

@@ -1,20 +1,24 @@
 """SGD and Adam as their formulas: one line per formula, on whole arrays.
 
-They take the same arguments, keep the same state and give the same updates (to rounding) as
-:class:`tinysiam.optim.SGD` and :class:`tinysiam.optim.Adam`, whose ``step`` is written for
-speed instead (cache-sized blocks, ``out=`` ufuncs, Adam's bias corrections folded into two
-scalars). Only ``step`` is new here; the constructor, the checks of the settings and
-``state_dict`` are the fast classes'.
+They take the same arguments, check the same settings, keep the same state and give the same
+updates (to rounding) as :class:`tinysiam.optim.SGD` and :class:`tinysiam.optim.Adam`, whose
+``step`` is written for speed instead (cache-sized blocks, ``out=`` ufuncs, Adam's bias
+corrections folded into two scalars). The parameters, their state, ``state_dict`` and the checks
+of the settings come from the base class, :class:`tinysiam.optim.base.Optimizer`; ``step`` is
+all that is written here.
 
     opt = ReferenceAdam(net.parameters(), lr=1e-3)
 """
 
 from __future__ import annotations
 
-from ..optim import SGD, Adam
+from collections.abc import Iterable
+
+from ..optim.base import Optimizer, as_tuple
+from ..tensor import Tensor
 
 
-class ReferenceSGD(SGD):
+class ReferenceSGD(Optimizer):
     """Stochastic gradient descent, with optional momentum (PyTorch's formulation).
 
         without momentum:  p <- p - lr g
@@ -25,6 +29,14 @@ class ReferenceSGD(SGD):
         lr: learning rate (> 0).
         momentum: in [0, 1); 0 for plain gradient descent.
     """
+
+    STATE_ARRAYS = ("momentum_buffer",)
+    HYPERPARAMETERS = ("lr", "momentum")
+
+    def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0) -> None:
+        super().__init__(params)
+        self.lr, self.momentum = lr, momentum
+        self._check_hyperparameters()  # the rules of the base module, as SGD checks them
 
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
@@ -40,7 +52,7 @@ class ReferenceSGD(SGD):
                 p.data -= self.lr * p.grad
 
 
-class ReferenceAdam(Adam):
+class ReferenceAdam(Optimizer):
     """Adam (Kingma and Ba, 2015) with bias correction, as ``torch.optim.Adam`` computes it.
 
     At step t (counted per parameter, from 1), for each parameter p with gradient g:
@@ -57,6 +69,20 @@ class ReferenceAdam(Adam):
         betas: (b1, b2), each in [0, 1).
         eps: added to the denominator (>= 0).
     """
+
+    STATE_ARRAYS = ("m", "v")
+    HYPERPARAMETERS = ("lr", "betas", "eps")
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        super().__init__(params)
+        self.lr, self.betas, self.eps = lr, as_tuple(betas), eps
+        self._check_hyperparameters()  # the rules of the base module, as Adam checks them
 
     def step(self) -> None:
         """One update of every parameter that has a gradient."""

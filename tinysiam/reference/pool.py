@@ -22,7 +22,7 @@ from typing import Any
 
 from ..autograd import Context, Function
 from ..backend import get_array_module
-from ..ops.conv import height_width, output_size
+from ..geometry import height_width, output_size
 from .conv import col2im, im2col
 
 
