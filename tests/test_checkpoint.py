@@ -1,6 +1,8 @@
-"""tinysiam.save / tinysiam.load: round trips, atomic writes, clear errors, exact resumption."""
+"""tinysiam.save / tinysiam.load: round trips, atomic writes, leftovers removed, clear errors,
+exact resumption. Saves killed mid-write: tests/test_checkpoint_kill.py."""
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -10,6 +12,9 @@ import tinysiam.checkpoint as checkpoint
 from tinysiam import nn
 from tinysiam.losses import binary_cross_entropy_with_logits
 from tinysiam.optim import Adam
+
+if sys.platform != "win32":
+    import fcntl
 
 
 def test_round_trip_arrays_nested_dicts_and_rng_state(tmp_path):
@@ -217,3 +222,64 @@ def test_checkpoint_gets_the_permissions_of_an_ordinary_file(tmp_path):
     ordinary.write_bytes(b"")
     tinysiam.save(tmp_path / "state.npz", step=1)
     assert (tmp_path / "state.npz").stat().st_mode & 0o777 == ordinary.stat().st_mode & 0o777
+
+
+# ----- temporary files: what a save leaves and what removes it ----------------------------------
+needs_flock = pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX")
+
+
+def partial_name(name, hex_digits):
+    return f".{name}.{hex_digits}{checkpoint.PARTIAL_SUFFIX}"
+
+
+@needs_flock
+def test_save_and_load_remove_only_the_unlocked_partials_of_their_own_path(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    abandoned = tmp_path / partial_name("ckpt.npz", "0123abcd")
+    in_progress = tmp_path / partial_name("ckpt.npz", "89abcdef")
+    unrelated = [
+        "ckpt.npz.tmp",
+        "ckpt.npz.abcd1234.tmp",
+        partial_name("other.npz", "0123abcd"),
+        partial_name("ckpt.npz", "0123ABCD"),
+        partial_name("ckpt.npz", "0123abcd") + ".bak",
+        "notes.txt",
+    ]
+    for name in [abandoned.name, in_progress.name, *unrelated]:
+        (tmp_path / name).write_bytes(b"PK\x03\x04 half a zip")
+    with open(in_progress, "r+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a save in another process holds its file
+        tinysiam.save(path, iteration=1)
+        assert sorted(os.listdir(tmp_path)) == sorted(["ckpt.npz", in_progress.name, *unrelated])
+        tinysiam.load(path)
+        assert in_progress.exists()
+    assert tinysiam.load(path)["iteration"] == 1  # the lock is gone: so is the file
+    assert sorted(os.listdir(tmp_path)) == sorted(["ckpt.npz", *unrelated])
+
+
+@needs_flock
+def test_a_partial_swept_before_it_is_locked_is_replaced_by_a_new_one(tmp_path, monkeypatch):
+    def lock_after_a_sweep(fd, *, wait):
+        for name in os.listdir(tmp_path):  # another process's sweep got there first
+            os.remove(tmp_path / name)
+        monkeypatch.setattr(checkpoint, "_lock", lock)
+        return lock(fd, wait=wait)
+
+    lock = checkpoint._lock
+    monkeypatch.setattr(checkpoint, "_lock", lock_after_a_sweep)
+    tinysiam.save(tmp_path / "ckpt.npz", iteration=2)
+    assert tinysiam.load(tmp_path / "ckpt.npz")["iteration"] == 2
+    assert os.listdir(tmp_path) == ["ckpt.npz"]
+
+
+def test_without_flock_saves_stay_atomic_and_leftovers_stay(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoint, "_LOCKS", False)  # as on Windows
+    leftover = tmp_path / partial_name("ckpt.npz", "0123abcd")
+    leftover.write_bytes(b"")
+    path = tmp_path / "ckpt.npz"
+    tinysiam.save(path, iteration=1, weights=np.ones(3))
+    tinysiam.save(path, iteration=2, weights=np.zeros(3))
+    loaded = tinysiam.load(path)
+    assert loaded["iteration"] == 2
+    np.testing.assert_array_equal(loaded["weights"], np.zeros(3))
+    assert sorted(os.listdir(tmp_path)) == sorted(["ckpt.npz", leftover.name])

@@ -10,25 +10,43 @@ Format: a NumPy .npz archive. Every array of the saved state is one entry ("arr_
 RNG state with its 128-bit integers) is one JSON string in the entry ``__tinysiam__``, where each
 array appears as {"__array__": "arr_k"}. Nothing is pickled, so loading a file runs no code from it.
 
-Writing goes to a temporary file in the same directory, is flushed to disk (fsync), and only
-then renamed over ``path`` (``os.replace`` is atomic): a crash or an error mid-write leaves the
-previous checkpoint intact.
+Why a save is atomic: it never writes into ``path``. It writes a temporary file in the same
+directory, flushes it to disk (fsync), renames it over ``path`` with ``os.replace`` (one step:
+other processes see the old file or the new one, never a mix) and fsyncs the directory so the
+rename survives a power cut. A crash, an error or ``kill -9`` at any moment leaves ``path``
+holding the previous checkpoint or the new one, both complete.
+
+What a crash can leave is the temporary file, named ``.<name>.<8 hex digits>.tinysiam-partial``
+beside ``path``. The next :func:`save` or :func:`load` of the same path removes such files, and
+only those a save no longer holds: a save keeps its temporary file locked (``flock``) until the
+rename, and the operating system drops the lock when the process dies, so a file whose lock can
+be taken is debris, while one still locked belongs to a save in progress in another process.
+Other files in the directory are never touched. (Where there is no ``flock``, as on Windows,
+saves are just as atomic but leftovers are kept: nothing there tells debris from work.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
+import re
+import secrets
+import sys
 import zipfile
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from .backend import device_of, to_numpy
 
+if sys.platform != "win32":
+    import fcntl
+
 FORMAT = 1
 META_KEY = "__tinysiam__"
+PARTIAL_SUFFIX = ".tinysiam-partial"  # ends the name of a save's temporary file
+_LOCKS = sys.platform != "win32"  # flock exists: abandoned temporary files can be recognised
 _MARKERS = ("__array__", "__scalar__", "__generator__")  # how the JSON tree marks non-JSON values
 
 
@@ -38,6 +56,11 @@ class CheckpointError(ValueError):
 
 def save(path: str | os.PathLike, **state: Any) -> None:
     """Write ``state`` to ``path`` as one .npz file, atomically.
+
+    Atomic because ``path`` is never written into: the archive goes to a temporary file beside
+    it, is fsynced, and is renamed over ``path`` in one step, so ``path`` holds the previous
+    checkpoint or the new one, complete, whenever the process dies. Temporary files that
+    interrupted saves of ``path`` left are removed first (see the module's docstring).
 
     Args:
         path: the file to write (the name is used as given; ".npz" is not appended).
@@ -54,35 +77,38 @@ def save(path: str | os.PathLike, **state: Any) -> None:
     path = os.fspath(path)
     arrays: dict[str, np.ndarray] = {}
     tree = _encode(state, arrays, "state")
-    meta = json.dumps({"format": FORMAT, "state": tree})
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(
-        dir=directory, prefix=os.path.basename(path) + ".", suffix=".tmp"
-    )
+    entries: dict[str, Any] = {META_KEY: np.array(json.dumps({"format": FORMAT, "state": tree}))}
+    entries.update(arrays)
+    _remove_abandoned_partials(path)
+    temporary, file = _create_partial(path)
     try:
-        with os.fdopen(handle, "wb") as file:
-            entries: dict[str, Any] = {META_KEY: np.array(meta), **arrays}
+        with file:  # locked while open, so no other process's sweep removes it
             np.savez(file, **entries)
             file.flush()
             os.fsync(file.fileno())
-        # mkstemp makes the file private (0600); give it the mode open() would have
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
+            if _LOCKS:
+                os.replace(temporary, path)  # renamed before the lock goes
+        if not _LOCKS:
+            os.replace(temporary, path)  # Windows renames closed files only
     except BaseException:
-        if os.path.exists(temporary):
+        with contextlib.suppress(FileNotFoundError):  # once unlocked, a sweep may take it first
             os.remove(temporary)
         raise
-    _fsync_directory(directory)
+    _fsync_directory(os.path.dirname(os.path.abspath(path)))
 
 
 def load(path: str | os.PathLike) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save`: a dict mirroring what was saved, arrays as numpy.
+
+    Like :func:`save`, it first removes the temporary files that interrupted saves of ``path``
+    left, so resuming after a crash leaves none behind.
 
     Raises:
         FileNotFoundError: no file at ``path``.
         CheckpointError: the file is truncated, corrupt, or not a tinysiam checkpoint.
     """
     path = os.fspath(path)
+    _remove_abandoned_partials(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no checkpoint at {path!r}")
     try:
@@ -178,6 +204,69 @@ def _decode(value: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
     return {key: _decode(item, arrays, path) for key, item in value.items()}
 
 
+def _create_partial(path: str) -> tuple[str, IO[bytes]]:
+    """Create and lock a new temporary file beside ``path``: (its name, the file open for writing).
+
+    The mode 0o666 minus the umask gives it the permissions of a file made by ``open``.
+    """
+    directory, name = os.path.split(os.path.abspath(path))
+    while True:
+        temporary = os.path.join(directory, f".{name}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        _lock(fd, wait=True)
+        if os.fstat(fd).st_nlink > 0:  # a sweep may remove it between creation and locking
+            return temporary, os.fdopen(fd, "wb")
+        os.close(fd)
+
+
+def _remove_abandoned_partials(path: str) -> None:
+    """Remove the temporary files that interrupted saves of ``path`` left.
+
+    A candidate must be named exactly as :func:`_create_partial` names them for this ``path``
+    and must be unlocked: a live save holds its lock until the rename, and a killed save's lock
+    went with its process. Best effort: a directory that cannot be read or written is left as is.
+    """
+    if not _LOCKS:
+        return
+    directory, name = os.path.split(os.path.abspath(path))
+    pattern = re.compile(re.escape(f".{name}.") + "[0-9a-f]{8}" + re.escape(PARTIAL_SUFFIX))
+    try:
+        candidates = [entry for entry in os.listdir(directory) if pattern.fullmatch(entry)]
+    except OSError:
+        return
+    for candidate in candidates:
+        temporary = os.path.join(directory, candidate)
+        try:
+            fd = os.open(temporary, os.O_RDWR)  # NFS grants exclusive locks to writers only
+        except OSError:
+            continue
+        try:
+            if _lock(fd, wait=False):
+                os.remove(temporary)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)  # releases the lock
+
+
+def _lock(fd: int, *, wait: bool) -> bool:
+    """Take an exclusive ``flock`` on ``fd`` (waiting for it, or not); True when it is taken.
+
+    False when another process holds it, where the file system refuses locks and where there is
+    no ``flock``: a sweep then removes nothing.
+    """
+    if not _LOCKS:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
 def _fsync_directory(directory: str) -> None:
     """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
     try:
@@ -190,10 +279,3 @@ def _fsync_directory(directory: str) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def _umask() -> int:
-    """The process's file-creation mask (os.umask can only be read by setting it)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
