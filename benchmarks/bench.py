@@ -451,8 +451,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda" and not tinysiam.cuda_available():
         print(
             "error: --device cuda needs CuPy and an NVIDIA GPU that runs a kernel and a matrix "
-            "product (pip install 'tinysiam[gpu]'); this machine has none, or CuPy lacks its CUDA "
-            "runtime libraries. Use --device cpu.",
+            "product (pip install -e '.[gpu]' in a clone of tinysiam); this machine has none, or "
+            "CuPy lacks its CUDA runtime libraries. Use --device cpu.",
             file=sys.stderr,
         )
         return 2

@@ -35,10 +35,20 @@ import tinysiam
 from tinysiam import losses, nn, optim
 from tinysiam.backend import to_device
 from tinysiam.experiments import models, plot
-from tinysiam.experiments.data import PairSampler, all_pairs
+from tinysiam.experiments.data import DataError, PairSampler, all_pairs
 from tinysiam.experiments.data.digits import DATASETS, load_digits, random_subset
 from tinysiam.experiments.metrics import knn_accuracy, nearest_neighbours, precision_at_k
-from tinysiam.experiments.training import TrainingRun, embed, parse_example_args, write_metrics
+from tinysiam.experiments.training import (
+    FlagError,
+    NonFiniteLossError,
+    TrainingInterrupted,
+    TrainingRun,
+    embed,
+    exit_for_flag,
+    parse_example_args,
+    resume_command,
+    write_metrics,
+)
 
 PRESETS = {  # batch_pairs is used with pairs="random", per_class with pairs="all-in-batch"
     "reference": dict(network="mlp", pairs="random", iterations=3000, batch_pairs=180,
@@ -51,10 +61,10 @@ PRESETS = {  # batch_pairs is used with pairs="random", per_class with pairs="al
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     device, figures = args.device, plot.Figures(args.out, show=not args.no_show)
+    tinysiam.keep_freed_memory()  # glibc reuses freed big arrays: faster; affects the process
 
-    # 1. Data: images (N, 1, 28, 28) in [0, 1], labels 0..9.
-    train_x, train_y, test_x, test_y, source = load_digits(args.dataset, args.seed)
-    train_x, train_y = random_subset(train_x, train_y, args.train_size, args.seed)
+    # 1. Data: images (N, 1, 28, 28) in [0, 1], labels 0..9, --train-size of the training ones.
+    train_x, train_y, test_x, test_y, source = load_data(args)
     print(f"data: {source}; {len(train_x)} training, {len(test_x)} test images; device {device}")
     shown = np.random.default_rng(args.seed).choice(len(train_x), 9, replace=False)
     grid = plot.image_grid(
@@ -91,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
         return (per_pair * tinysiam.tensor(weight, device=device)).sum()  # weights sum to 1
 
     # 5. Training loop: fresh pairs each iteration, the loss, one optimiser step.
-    run = TrainingRun(args, __file__, model=twin, optimizer=optimizer, sampler=sampler)
+    run = TrainingRun.from_args(args, model=twin, optimizer=optimizer, sampler=sampler)
     for iteration in run:  # the run keeps the progress bar, checkpoints, resume, NaN stop
         loss = batch_loss()
         optimizer.lr = optim.scheduled_lr(args.lr, args.schedule, iteration, args.iterations)
@@ -107,7 +117,7 @@ def main(argv: list[str] | None = None) -> dict:
     precision = precision_at_k(test_features, test_y, k=9)
 
     # 7. Figures: the loss, the 2-D embedding, a test query with its 9 nearest test images.
-    figures.add("loss.png", plot.loss_curve(run.losses, run.seconds))
+    figures.add("loss.png", plot.loss_curve(run.losses["loss"], run.seconds))
     title = "2-D feature representation of digit images"
     figures.add("embedding.png", plot.embedding_scatter(test_features, test_y, title))
     query = int(np.random.default_rng(args.seed).integers(len(test_x)))
@@ -141,9 +151,30 @@ FLAGS = {  # flag: (type or choices, help[, default]); None: the preset's value
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The flags, each left out set by the preset; bad values end in an argparse error."""
     out = Path("runs/mnist_contrastive")
+    at_least = {"train_size": 20, "per_class": 2}  # per_class: a similar pair per digit
     return parse_example_args(
-        argv, __doc__, FLAGS, default_out=out, presets=PRESETS, at_least={"train_size": 20}
+        argv, __doc__, FLAGS, default_out=out, presets=PRESETS, at_least=at_least
     )
+
+
+def load_data(args: argparse.Namespace) -> tuple[np.ndarray, ...]:
+    """The digits of --dataset, --train-size of the training ones, and a line saying which; a
+    FlagError when --dataset mnist finds no MNIST or --per-class is more than the data hold."""
+    try:
+        train_x, train_y, test_x, test_y, source = load_digits(args.dataset, args.seed)
+    except DataError as error:  # only --dataset mnist raises it; auto falls back to digits
+        raise FlagError("--dataset", args.dataset, str(error), "or use --dataset digits") from None
+    train_x, train_y = random_subset(train_x, train_y, args.train_size, args.seed)
+    most = np.sort(np.bincount(train_y, minlength=10))[-2]  # images of the second largest digit
+    if args.pairs == "all-in-batch" and args.per_class > most:
+        raise FlagError(
+            "--per-class",
+            args.per_class,
+            f"a batch needs two digits with that many images each; the {len(train_y)} training "
+            f"images hold {most} of the second most common digit",
+            "give a smaller --per-class or a larger --train-size",
+        )
+    return train_x, train_y, test_x, test_y, source
 
 
 def hyperparameters(args: argparse.Namespace) -> dict:
@@ -156,4 +187,12 @@ def hyperparameters(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except FlagError as error:  # a flag's value found unusable: one line, exit status 2
+        exit_for_flag(error)
+    except NonFiniteLossError as error:  # the message names the iteration and likely causes
+        raise SystemExit(f"error: {error}") from None
+    except TrainingInterrupted as stop:  # Ctrl-C saved a checkpoint: say how to go on
+        print(f"Continue with:\n  {resume_command(stop.checkpoint)}")
+        raise

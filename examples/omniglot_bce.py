@@ -58,10 +58,26 @@ import tinysiam.functional as F
 from tinysiam import losses, nn, optim
 from tinysiam.backend import to_device
 from tinysiam.experiments import models, plot
-from tinysiam.experiments.data import OmniglotSplit, PairSampler, load_omniglot, load_omniglot_runs
+from tinysiam.experiments.data import (
+    DataError,
+    OmniglotSplit,
+    PairSampler,
+    load_omniglot,
+    load_omniglot_runs,
+)
 from tinysiam.experiments.data.augment import random_affine
 from tinysiam.experiments.metrics import accuracy_interval, roc_auc
-from tinysiam.experiments.training import TrainingRun, embed, parse_example_args, write_metrics
+from tinysiam.experiments.training import (
+    FlagError,
+    NonFiniteLossError,
+    TrainingInterrupted,
+    TrainingRun,
+    embed,
+    exit_for_flag,
+    parse_example_args,
+    resume_command,
+    write_metrics,
+)
 
 PRESETS = {  # batch_pairs is used with pairs="random", batch_characters with pairs="all-in-batch"
     "paper": dict(size=105, network="koch", head_init="narrow-normal", loss="bce", augment=False,
@@ -91,6 +107,7 @@ class SiameseNet(nn.Module):
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     device, size, figures = args.device, args.size, plot.Figures(args.out, not args.no_show)
+    tinysiam.keep_freed_memory()  # glibc reuses freed big arrays: faster; affects the process
 
     # 1. Data: the 30 background alphabets to train on, the 20 evaluation alphabets to test on.
     train = training_split(load_omniglot("background", size=size), args.classes)
@@ -141,7 +158,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # 5. Training loop: fresh pairs, the loss, one Adam step per iteration.
     state = dict(model=model, optimizer=optimizer, sampler=sampler, augment_rng=augment_rng)
-    run = TrainingRun(args, __file__, **state)
+    run = TrainingRun.from_args(args, **state)
     for iteration in run:  # the run keeps the progress bar, checkpoints, resume, NaN stop
         loss = batch_loss()
         optimizer.lr = optim.scheduled_lr(args.lr, args.schedule, iteration, args.iterations)
@@ -149,7 +166,8 @@ def main(argv: list[str] | None = None) -> dict:
         loss.backward()
         optimizer.step()
         run.record(loss)
-    figures.add("loss.png", plot.loss_curve(run.losses, run.seconds, "Binary cross-entropy"))
+    curve = plot.loss_curve(run.losses["loss"], run.seconds, "Binary cross-entropy")
+    figures.add("loss.png", curve)
 
     # 6. Evaluation on the unseen alphabets: pair verification, then 20-way one-shot.
     model.eval()
@@ -190,7 +208,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default_out=Path("runs/omniglot_bce"),
         presets=PRESETS,
         default_preset=lambda device: "paper" if device == "cuda" else "cpu",
-        at_least={"batch_characters": 2, "classes": 2},
+        at_least={
+            "batch_characters": 2,
+            "classes": 6,  # the figure of training pairs shows 6 characters
+            "eval_pairs": 100,  # similar and dissimilar pairs both, for the ROC AUC
+        },
     )
 
 
@@ -415,4 +437,12 @@ def report(m: dict) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except FlagError as error:  # a flag's value found unusable: one line, exit status 2
+        exit_for_flag(error)
+    except (DataError, NonFiniteLossError) as error:  # the message says why and what to do
+        raise SystemExit(f"error: {error}") from None
+    except TrainingInterrupted as stop:  # Ctrl-C saved a checkpoint: say how to go on
+        print(f"Continue with:\n  {resume_command(stop.checkpoint)}")
+        raise

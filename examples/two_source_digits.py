@@ -52,7 +52,17 @@ from tinysiam.experiments.data import DataError, load_mnist, synthetic_digits
 from tinysiam.experiments.data.digits import random_subset
 from tinysiam.experiments.data.pairs import CrossPairSampler
 from tinysiam.experiments.metrics import accuracy_interval, nearest_neighbours
-from tinysiam.experiments.training import TrainingRun, embed, parse_example_args, write_metrics
+from tinysiam.experiments.training import (
+    FlagError,
+    NonFiniteLossError,
+    TrainingInterrupted,
+    TrainingRun,
+    embed,
+    exit_for_flag,
+    parse_example_args,
+    resume_command,
+    write_metrics,
+)
 
 KINDS = ("separate", "shared")  # the two twins trained side by side
 
@@ -60,6 +70,7 @@ KINDS = ("separate", "shared")  # the two twins trained side by side
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     device, figures = args.device, plot.Figures(args.out, show=not args.no_show)
+    tinysiam.keep_freed_memory()  # glibc reuses freed big arrays: faster; affects the process
 
     # 1. Data: handwriting (MNIST) and print (synthetic digits), images (N, 1, 28, 28) in [0, 1].
     hand_x, hand_y, hand_test_x, hand_test_y = load_handwriting(args)
@@ -94,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # 5. Training loop: each iteration both twins take one Adam step on the SAME fresh pairs.
     state = {**twins, **{f"{kind}_optimizer": o for kind, o in optimizers.items()}}
-    run = TrainingRun(args, __file__, names=KINDS, pairs=pairs, **state)
+    run = TrainingRun.from_args(args, names=KINDS, pairs=pairs, **state)
     seconds = dict.fromkeys(KINDS, 0.0)  # forward + backward + step of each twin
     for iteration in run:  # the run keeps the progress bar, checkpoints, resume, NaN stop
         i, j, y = pairs.sample_indices(args.batch_pairs)
@@ -160,6 +171,7 @@ FLAGS = {  # flag: (type or choices, help[, default])
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The flags; bad values end in an argparse error."""
     at_least = {"train_size": 20, "test_size": 20, "print_size": 100}  # every digit printed
+    at_least["dim"] = 2  # the embedding figures are 2-D views
     out = Path("runs/two_source_digits")
     return parse_example_args(argv, __doc__, FLAGS, default_out=out, at_least=at_least)
 
@@ -302,5 +314,10 @@ def report(accuracy: dict, seconds: float) -> str:
 if __name__ == "__main__":
     try:
         main()
-    except DataError as error:
+    except FlagError as error:  # a flag's value found unusable: one line, exit status 2
+        exit_for_flag(error)
+    except (DataError, NonFiniteLossError) as error:  # the message says why and what to do
         raise SystemExit(f"error: {error}") from None
+    except TrainingInterrupted as stop:  # Ctrl-C saved a checkpoint: say how to go on
+        print(f"Continue with:\n  {resume_command(stop.checkpoint)}")
+        raise

@@ -120,7 +120,7 @@ def test_cuda_is_not_available_without_cupy(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(backend, "_cupy", None)
     monkeypatch.setattr(backend, "_cuda_works", None)
     assert backend.cuda_available() is False
-    with pytest.raises(RuntimeError, match=r"pip install tinysiam\[gpu\]"):
+    with pytest.raises(RuntimeError, match=r"pip install -e '\.\[gpu\]'"):
         backend.array_module("cuda")
 
 

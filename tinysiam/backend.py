@@ -33,9 +33,9 @@ def _import_cupy() -> ModuleType:
             import cupy
         except ImportError as error:
             raise RuntimeError(
-                "device 'cuda' needs CuPy, which is not installed. "
-                "Install it with `pip install tinysiam[gpu]` (CuPy for CUDA 12 with its runtime "
-                "libraries), or use device='cpu'."
+                "device 'cuda' needs CuPy, which is not installed. Install it with "
+                "`pip install -e '.[gpu]'` in a clone of tinysiam (CuPy for CUDA 12 with its "
+                "runtime libraries), or use device='cpu'."
             ) from error
         try:
             count = cupy.cuda.runtime.getDeviceCount()

@@ -13,8 +13,9 @@ W2 and W3, the conv workloads, 0.83x and 0.84x the time per iteration; W1, whose
 small, unchanged. The cost: memory freed by the program stays with the process (up to the
 limit) instead of returning to the system, which suits a process that trains.
 
-This changes the allocator of the whole process, so tinysiam never does it on import: the
-examples call :func:`keep_freed_memory` before they train, and so can you.
+This changes the allocator of the whole process, so tinysiam never does it by itself: not on
+import, not when a training loop starts. A program that trains decides: each example calls
+:func:`keep_freed_memory` at the start of its ``main``, and so can you.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 * :func:`add_run_arguments` and :func:`parse_example_args` - the flags every example shares,
   presets filled in, bad values turned into argparse errors;
+* :class:`FlagError`, :func:`exit_for_flag` and :func:`resume_command` - a flag found unusable
+  after parsing ends the program as argparse would (one line, exit status 2), and the command
+  line that continues an interrupted run;
 * :class:`TrainingRun` - the bookkeeping of a training loop: a progress bar, the loss history,
   a stop on a non-finite loss, checkpoints, resuming, and Ctrl-C saving a checkpoint;
 * :func:`embed` - a model applied to a whole data set in batches, without a graph;
@@ -13,24 +16,94 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import signal
+import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from tinysiam.autograd import no_grad
-from tinysiam.backend import DEVICES, cuda_available, get_array_module, to_numpy
+from tinysiam.backend import DEVICES, check_device, cuda_available, get_array_module, to_numpy
 from tinysiam.checkpoint import load, save
-from tinysiam.memory import keep_freed_memory
 from tinysiam.tensor import Tensor, tensor
+
+GPU_INSTALL = "pip install -e '.[gpu]' in a clone of tinysiam"  # CuPy for CUDA 12 and its libraries
 
 
 class NonFiniteLossError(RuntimeError):
     """Training produced a NaN or infinite loss."""
+
+
+class FlagError(ValueError):
+    """A command-line flag whose value the program cannot use, found after parsing.
+
+    Its message is one line: the flag, the value that came, what is wrong with it, what to do.
+    :func:`exit_for_flag` prints it as argparse prints its own errors.
+
+    Example:
+        >>> raise FlagError("--per-class", 500, "no digit has 500 training images",
+        ...                 "give a smaller --per-class or a larger --train-size")
+    """
+
+    def __init__(self, flag: str, value: Any, problem: str, advice: str) -> None:
+        self.flag = flag
+        text = f"{flag} {value}: {problem.rstrip('.')}; {advice}"
+        super().__init__(" ".join(line.strip() for line in text.splitlines()))
+
+
+class ResumeError(ValueError):
+    """A checkpoint that a run cannot continue from: not a training checkpoint, or one saved by
+    a different run (other objects or shapes, other loss names, more iterations)."""
+
+
+class TrainingInterrupted(SystemExit):
+    """Ctrl-C stopped a run after it saved a checkpoint; uncaught, it exits with status 130.
+
+    Attributes:
+        iteration: the iterations done.
+        checkpoint: the file that continues the run (``--resume``).
+    """
+
+    def __init__(self, iteration: int, checkpoint: Path) -> None:
+        super().__init__(130)  # 128 + SIGINT, the shell's status for a process stopped by Ctrl-C
+        self.iteration, self.checkpoint = iteration, checkpoint
+
+
+def exit_for_flag(error: FlagError) -> NoReturn:
+    """End the program as argparse ends it for a bad flag: ``prog: error: <message>``, status 2."""
+    print(f"{Path(sys.argv[0]).name}: error: {error}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def resume_command(checkpoint: str | Path, argv: Sequence[str] | None = None) -> str:
+    """The command line that continues a run: the same flags, and ``--resume checkpoint``.
+
+    Args:
+        checkpoint: the checkpoint to continue from.
+        argv: the program's command line, script first (None: ``sys.argv``); a ``--resume`` in
+            it is replaced.
+
+    Example:
+        >>> resume_command("runs/x/checkpoint.npz", ["examples/x.py", "--seed", "3"])
+        'python examples/x.py --seed 3 --resume runs/x/checkpoint.npz'
+    """
+    script, *flags = sys.argv if argv is None else argv
+    kept: list[str] = []
+    skip_value = False
+    for flag in flags:
+        if not skip_value and flag == "--resume":
+            skip_value = True
+        elif skip_value or flag.startswith("--resume="):
+            skip_value = False
+        else:
+            kept.append(flag)
+    return shlex.join(["python", script, *kept, "--resume", str(checkpoint)])
 
 
 def resolve_device(choice: str) -> str:
@@ -78,7 +151,32 @@ def check_run_arguments(parser: argparse.ArgumentParser, args: argparse.Namespac
     if args.checkpoint_every < 0:
         parser.error(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
     if args.resume is not None and not args.resume.is_file():
-        parser.error(f"--resume: no checkpoint file at {args.resume}")
+        parser.error(
+            f"--resume {args.resume}: no such file; give the checkpoint.npz that a run saved "
+            "in its --out folder"
+        )
+    if args.device == "cuda" and not cuda_available():
+        if find_spec("cupy") is None:
+            found = "CuPy is not installed"
+        else:
+            found = "CuPy finds no GPU that runs its work (or lacks its CUDA libraries)"
+        parser.error(
+            f"--device cuda: {found}; install CuPy with {GPU_INSTALL}, or use --device cpu"
+        )
+
+
+def make_out_folder(parser: argparse.ArgumentParser, out: Path) -> None:
+    """Create the ``--out`` folder now, so that one that cannot be made is an argparse error
+    before any work, not a traceback when the first figure is saved."""
+    if out.exists() and not out.is_dir():
+        parser.error(f"--out {out}: a file, not a folder; give a folder (created if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        parser.error(
+            f"--out {out}: cannot create this folder ({error.strerror}); give a folder in a "
+            "place you can write to"
+        )
 
 
 def parse_example_args(
@@ -94,10 +192,11 @@ def parse_example_args(
     """Parse an example's command line: its own flags, the shared ones, a preset, checks.
 
     Builds the parser from ``flags``, adds ``--preset`` (with ``presets``) and the shared flags
-    (:func:`add_run_arguments`), parses, resolves ``--device`` ("auto" becomes "cpu" or "cuda"),
-    picks the preset (``default_preset``, which may be a function of the device; else the first
-    preset) and sets every flag left at None to the preset's value. Every number given to the
-    example's own flags must be positive, or at least its ``at_least`` value.
+    (:func:`add_run_arguments`), parses, resolves ``--device`` ("auto" becomes "cpu" or "cuda";
+    "cuda" must find CuPy and a GPU), picks the preset (``default_preset``, which may be a
+    function of the device; else the first preset) and sets every flag left at None to the
+    preset's value. Every number given to the example's own flags must be positive, or at least
+    its ``at_least`` value. Last, it creates the ``--out`` folder.
 
     Args:
         argv: the arguments (None: ``sys.argv[1:]``).
@@ -110,7 +209,8 @@ def parse_example_args(
         at_least: destination -> smallest allowed value, instead of "positive".
 
     Returns:
-        The parsed arguments; bad values have already ended the program with an argparse error.
+        The parsed arguments; bad values have already ended the program with an argparse error
+        (usage, then ``prog: error: <message>``, exit status 2).
 
     Example:
         >>> FLAGS = {"--iterations": (int, "training iterations"), "--lr": (float, "step size")}
@@ -154,6 +254,7 @@ def parse_example_args(
             parser.error(f"{flag} must be at least {at_least[name]}, got {value}")
         if name not in at_least and value <= 0:
             parser.error(f"{flag} must be positive, got {value}")
+    make_out_folder(parser, args.out)
     return args
 
 
@@ -232,7 +333,7 @@ def check_finite(loss: float, iteration: int, last_finite: float | None) -> None
 def save_training_state(
     path: Path,
     iteration: int,
-    losses: list[float] | dict[str, list[float]],
+    losses: dict[str, list[float]] | list[float],
     model: Any = None,
     optimizer: Any = None,
     sampler: Any = None,
@@ -241,10 +342,10 @@ def save_training_state(
 ) -> Path:
     """Write a training run's checkpoint to ``path`` atomically (see :mod:`tinysiam.checkpoint`).
 
-    Saves the iteration, the loss history (a list, or a dict of lists), the training seconds so
-    far, and the state of each object given by name: a Module, optimiser or sampler (anything
-    with ``state_dict``) or a ``numpy.random.Generator``. :class:`TrainingRun` writes its
-    checkpoints with it.
+    Saves the iteration, the loss history (a dict of lists by loss name, or one list), the
+    training seconds so far, and the state of each object given by name: a Module, optimiser or
+    sampler (anything with ``state_dict``) or a ``numpy.random.Generator``.
+    :class:`TrainingRun` writes its checkpoints with it.
 
     Example:
         >>> save_training_state("ckpt.npz", 100, history, twin, optimizer, sampler)
@@ -265,9 +366,19 @@ def load_training_state(
     """Restore what :func:`save_training_state` wrote into the objects given by the same names.
 
     Returns:
-        (iteration, losses, seconds): losses as a list of floats, or a dict of such lists.
+        (iteration, losses, seconds): losses as saved, a dict of lists of floats or one list.
+
+    Raises:
+        CheckpointError: the file is not a readable tinysiam checkpoint.
+        ValueError: it is not a training checkpoint, holds no entry for an object given, or
+            the entry does not fit the object (the object's ``load_state_dict`` says why).
     """
     state = load(path)
+    missing = [key for key in ("iteration", "losses", "seconds") if key not in state]
+    if missing:
+        raise ValueError(
+            f"{path}: not a training checkpoint (no {missing}; it holds {sorted(state)})"
+        )
     objects = {"model": model, "optimizer": optimizer, "sampler": sampler, **more}
     for name, item in objects.items():
         if item is None:
@@ -315,17 +426,23 @@ class InterruptFlag:
 class TrainingRun:
     """The bookkeeping of a training loop, so that the loop itself shows only the math.
 
-    ``for iteration in run:`` yields the iterations still to do (all of them, or those after a
-    checkpoint given with ``--resume``); the loop body computes the loss, steps the optimiser and
+    ``for iteration in run:`` yields the iterations still to do (all of them, or those after the
+    checkpoint given as ``resume``); the loop body computes the loss, steps the optimiser and
     hands the loss to :meth:`record`. Between iterations the run
 
     * updates a progress bar (iteration, rate, the latest loss),
-    * keeps the loss history (``run.losses``) and stops at the first NaN or infinite loss
+    * keeps the loss history and stops at the first NaN or infinite loss
       (:class:`NonFiniteLossError`, naming the iteration),
-    * saves a checkpoint every ``--checkpoint-every`` iterations, and on the first Ctrl-C saves
-      one and exits with status 130, printing how to continue.
+    * saves a checkpoint every ``checkpoint_every`` iterations, and on the first Ctrl-C saves
+      one and raises :class:`TrainingInterrupted` (exit status 130 unless caught), which names
+      the checkpoint.
 
-    A checkpoint (``<--out>/checkpoint.npz``, see :mod:`tinysiam.checkpoint`) holds the iteration,
+    The loss history ``run.losses`` is one shape for every run: a dict from each loss name to
+    its list of floats, one per iteration done (resumed sessions included). A run records one
+    loss, named "loss" (``run.losses["loss"]``), unless ``names`` names several (several models
+    trained side by side, each loss recorded by name).
+
+    A checkpoint (``out/checkpoint.npz``, see :mod:`tinysiam.checkpoint`) holds the iteration,
     the training seconds so far, the loss history and the state of every object named in
     ``state``: each a Module, optimiser or sampler (anything with ``state_dict`` and
     ``load_state_dict``) or a ``numpy.random.Generator``. Resuming restores all of them, so a
@@ -336,49 +453,102 @@ class TrainingRun:
     nothing); a non-finite loss is still reported at the iteration where it appeared.
 
     Args:
-        args: the parsed flags; uses ``iterations``, ``out``, ``checkpoint_every``, ``resume``
-            and ``device``.
-        script: the example's file (``__file__``), named in the "continue with" hint.
-        names: for several losses per iteration (several models trained side by side), their
-            names: :meth:`record` then takes them by name and ``run.losses`` is a dict of lists.
+        iterations: the run's total number of iterations (resumed ones included), >= 0.
+        out: the folder of ``checkpoint.npz`` (created when the first checkpoint is saved).
+        device: "cpu" or "cuda", where the losses are computed.
+        seed: the run's seed, reported by :meth:`summary` (None: not reported).
+        checkpoint_every: save a checkpoint every this many iterations (0: only on Ctrl-C).
+        resume: a checkpoint to continue from (None: start at iteration 0); one that does not
+            fit this run is a :class:`ResumeError`.
+        names: the names of the losses recorded each iteration.
         readback_every: on a GPU, iterations between reads of the losses.
         state: the objects a checkpoint saves, by name.
 
     Example:
-        >>> run = TrainingRun(args, __file__, model=twin, optimizer=optimizer, sampler=sampler)
+        >>> run = TrainingRun(3000, "runs/demo", model=twin, optimizer=optimizer, sampler=sampler)
         >>> for iteration in run:
         ...     loss = batch_loss()
         ...     optimizer.zero_grad()
         ...     loss.backward()
         ...     optimizer.step()
         ...     run.record(loss)
-        >>> run.losses[-1], run.seconds
+        >>> run.losses["loss"][-1], run.seconds
     """
 
     def __init__(
         self,
-        args: argparse.Namespace,
-        script: str,
+        iterations: int,
+        out: str | Path,
         *,
-        names: tuple[str, ...] | None = None,
+        device: str = "cpu",
+        seed: int | None = None,
+        checkpoint_every: int = 0,
+        resume: str | Path | None = None,
+        names: tuple[str, ...] = ("loss",),
         readback_every: int = 10,
         **state: Any,
     ) -> None:
-        self.iterations, self.device = int(args.iterations), getattr(args, "device", "cpu")
-        self.seed = getattr(args, "seed", None)
-        self.checkpoint_every = int(getattr(args, "checkpoint_every", 0) or 0)
-        self.checkpoint = Path(args.out) / "checkpoint.npz"
-        self.script, self.names, self.state = Path(script).name, names, state
+        if isinstance(iterations, argparse.Namespace):
+            raise TypeError(
+                "TrainingRun takes explicit arguments; from parsed flags use "
+                "TrainingRun.from_args(args, **state)"
+            )
+        if iterations < 0 or checkpoint_every < 0 or readback_every < 1:
+            raise ValueError(
+                "TrainingRun: iterations and checkpoint_every must be >= 0 and readback_every "
+                f">= 1, got {iterations}, {checkpoint_every} and {readback_every}"
+            )
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"TrainingRun: names must be distinct loss names, got {names!r}")
+        self.iterations, self.device, self.seed = int(iterations), check_device(device), seed
+        self.checkpoint_every = int(checkpoint_every)
+        self.checkpoint = Path(out) / "checkpoint.npz"
+        self.names, self.state = tuple(names), state
         self.readback_every = 1 if self.device == "cpu" else readback_every
-        self.losses: Any = [] if names is None else {name: [] for name in names}
+        self.losses: dict[str, list[float]] = {name: [] for name in self.names}
         self.start, self.previous_seconds, self.session_seconds = 0, 0.0, 0.0
-        self._pending: list[Any] = []  # device losses not yet read back, oldest first
+        self._pending: list[dict[str, Any]] = []  # device losses not yet read back, oldest first
         self._recorded = 0
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        keep_freed_memory()  # reuse big freed arrays instead of fresh pages each iteration
-        if getattr(args, "resume", None) is not None:
-            self._restore(Path(args.resume))
-            print(f"resumed from {args.resume} at iteration {self.start}")
+        if resume is not None:
+            self._restore(Path(resume))
+            print(f"resumed from {resume} at iteration {self.start}")
+
+    @classmethod
+    def from_args(
+        cls,
+        args: argparse.Namespace,
+        *,
+        names: tuple[str, ...] = ("loss",),
+        readback_every: int = 10,
+        **state: Any,
+    ) -> TrainingRun:
+        """A run set by an example's flags: ``--iterations`` and the shared ones
+        (:func:`add_run_arguments`: ``--out``, ``--device``, ``--seed``, ``--checkpoint-every``,
+        ``--resume``); a ``--resume`` checkpoint that does not fit is a :class:`FlagError`.
+
+        Example:
+            >>> run = TrainingRun.from_args(args, model=twin, optimizer=optimizer)
+        """
+        try:
+            return cls(
+                args.iterations,
+                args.out,
+                device=args.device,
+                seed=args.seed,
+                checkpoint_every=args.checkpoint_every,
+                resume=args.resume,
+                names=names,
+                readback_every=readback_every,
+                **state,
+            )
+        except ResumeError as error:
+            raise FlagError(
+                "--resume",
+                args.resume,
+                str(error),
+                "give a checkpoint.npz that this program saved and the flags of the run that "
+                "saved it (--iterations may grow)",
+            ) from error
 
     @property
     def seconds(self) -> float:
@@ -391,15 +561,17 @@ class TrainingRun:
         return self._recorded - self.start
 
     def summary(self) -> dict[str, Any]:
-        """The run's numbers for metrics.json: seed, device, final loss, time, speed."""
-        last = {
-            name: history[-1] if history else None for name, history in self._histories().items()
-        }
+        """The run's numbers for metrics.json: seed, device, final loss, time, speed.
+
+        ``final_loss`` is the last loss, a number for a run of the one loss "loss", else a dict
+        by name (None for a loss with no history yet).
+        """
+        last = {name: history[-1] if history else None for name, history in self.losses.items()}
         rate = self.trained / self.session_seconds if self.trained else None
         return {
             "seed": self.seed,
             "device": self.device,
-            "final_loss": last["loss"] if self.names is None else last,
+            "final_loss": last["loss"] if self.names == ("loss",) else last,
             "training_seconds": round(self.seconds, 2),
             "iterations_per_second": round(rate, 2) if rate else None,
             "ms_per_iteration": round(1000 / rate, 1) if rate else None,
@@ -426,47 +598,55 @@ class TrainingRun:
                         self.save(done)
                     if interrupt.requested:
                         bar.close()
-                        print(
-                            f"\ninterrupted after iteration {done}; saved {self.checkpoint}. "
-                            f"Continue with:\n  python examples/{self.script} "
-                            f"--resume {self.checkpoint} (and the same flags)"
-                        )
-                        raise SystemExit(130)
+                        print(f"\ninterrupted after iteration {done}; saved {self.checkpoint}.")
+                        raise TrainingInterrupted(done, self.checkpoint)
         finally:
             bar.close()
         self.session_seconds = time.perf_counter() - started
 
     def record(self, loss: Tensor | None = None, **named: Tensor) -> None:
-        """Note this iteration's loss (or, with ``names``, each named loss)."""
-        if (self.names is None) != (loss is not None) or (
-            self.names and set(named) != set(self.names)
-        ):
-            expected = "one loss" if self.names is None else f"the losses {list(self.names)}"
-            raise TypeError(f"record: expected {expected}, got {loss!r} and {sorted(named)}")
-        values = {"loss": loss} if loss is not None else named
-        self._pending.append({name: value.data for name, value in values.items()})
+        """Note this iteration's loss: ``record(loss)`` for the one loss "loss", else each loss
+        by its name, ``record(separate=a, shared=b)``."""
+        given = named if loss is None else {"loss": loss, **named}
+        if set(given) != set(self.names):
+            raise TypeError(f"record: expected the losses {list(self.names)}, got {sorted(given)}")
+        self._pending.append({name: value.data for name, value in given.items()})
         self._recorded += 1
 
     def save(self, iteration: int) -> Path:
         """Write a checkpoint after ``iteration`` iterations (:func:`save_training_state`)."""
+        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         return save_training_state(
             self.checkpoint, iteration, self.losses, seconds=self.seconds, **self.state
         )
 
     def _restore(self, path: Path) -> None:
-        self.start, self.losses, self.previous_seconds = load_training_state(path, **self.state)
+        """Continue from the checkpoint at ``path``: a :class:`ResumeError` if it does not fit."""
+        try:
+            start, losses, seconds = load_training_state(path, **self.state)
+        except (FileNotFoundError, ValueError, TypeError) as error:  # CheckpointError included
+            raise ResumeError(str(error)) from error
+        if isinstance(losses, list):  # one list: the history of the one loss "loss"
+            losses = {"loss": losses}
+        if set(losses) != set(self.names):
+            raise ResumeError(
+                f"the checkpoint has the losses {sorted(losses)}, this run records "
+                f"{sorted(self.names)}"
+            )
+        if start > self.iterations:
+            raise ResumeError(
+                f"the checkpoint is at iteration {start}, past this run's {self.iterations} "
+                "iterations"
+            )
+        self.start, self.losses, self.previous_seconds = start, losses, seconds
         self._recorded = self.start
-
-    def _histories(self) -> dict[str, list[float]]:
-        """Each loss history by name ("loss" for the single one)."""
-        return {"loss": self.losses} if self.names is None else self.losses
 
     def _read_back(self, bar: tqdm) -> None:
         """Move the pending losses to the host (one transfer per name), check and keep them."""
         if not self._pending:
             return
         first = self._recorded - len(self._pending) + 1  # the iteration of the oldest pending
-        for name, history in self._histories().items():
+        for name, history in self.losses.items():
             arrays = [pending[name] for pending in self._pending]
             values = to_numpy(get_array_module(arrays[0]).stack(arrays))
             for k, value in enumerate(values.tolist()):
@@ -474,6 +654,5 @@ class TrainingRun:
                 history.append(value)
         self._pending = []
         bar.set_postfix(
-            {name: f"{history[-1]:.4f}" for name, history in self._histories().items()},
-            refresh=False,
+            {name: f"{history[-1]:.4f}" for name, history in self.losses.items()}, refresh=False
         )
