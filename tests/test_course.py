@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tinysiam.course import tasks, workspace
+from tinysiam.course import graders, tasks, workspace
 from tinysiam.course.__main__ import main
 from tinysiam.course.tasks import TASKS, TaskSelectionError, select
 
@@ -86,6 +86,13 @@ def test_every_target_exists_in_the_library_and_tasks_follow_the_pages():
         assert task.id.split(".")[0] == str(task.page_number)
     numbers = [tuple(int(p) for p in task.id.split(".")) for task in TASKS]
     assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
+
+
+def test_each_task_names_a_grader_that_no_library_function_is_named_like():
+    names = [task.grader for task in TASKS]
+    assert all(name.startswith("grade_") for name in names), names
+    assert sorted(n for n in vars(graders) if n.startswith("grade_")) == sorted(names)
+    assert all(callable(getattr(graders, name)) for name in names)
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,10 @@
 """The last step: train experiment 1's reference recipe on the learner's own engine.
 
 The recipe of ``examples/mnist_contrastive.py`` (docs page 15), every piece of the network side
-taken from the workspace: its tensors and engine, ``models.mnist_mlp`` (Dense and ReLU),
-``nn.Twin``, ``losses.contrastive_loss`` and ``reference.optim.ReferenceAdam``. The data (NumPy
-arrays) and the 5-NN score come from the installed library, which the learner did not write.
+taken from the workspace: its tensors and engine (autograd, ops), the branch built here from its
+``nn`` (Flatten, Dense, ReLU, Sequential, He init), ``nn.Twin``, ``losses.contrastive_loss`` and
+``reference.optim.ReferenceAdam``. The data (NumPy arrays) and the 5-NN score come from the
+installed ``tinysiam.experiments``, which the learner did not write and a workspace does not copy.
 
     data        MNIST, or the built-in synthetic digits (5000 + 5000)
     pairs       180 fresh random pairs per iteration, similar with probability 0.5
@@ -17,6 +18,7 @@ from __future__ import annotations
 import importlib
 import math
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,23 @@ def load_data(
     return train_x, train_y, test_x, test_y, "the built-in synthetic digits (5000 + 5000)"
 
 
+def mnist_mlp_from(nn: types.ModuleType, rng: np.random.Generator) -> Any:
+    """Experiment 1's branch built from ``nn`` (a workspace's, or ``tinysiam.nn``).
+
+    (N, 1, 28, 28) -> flatten 784 -> Dense 1024 -> ReLU -> Dense 1024 -> ReLU -> Dense 2, He
+    init: the network of ``tinysiam.experiments.models.mnist_mlp``, drawn from ``rng`` in the
+    same order, so the same seed gives the same weights.
+    """
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Dense(784, 1024, init="he", rng=rng),
+        nn.ReLU(),
+        nn.Dense(1024, 1024, init="he", rng=rng),
+        nn.ReLU(),
+        nn.Dense(1024, 2, init="he", rng=rng),
+    )
+
+
 def run(
     directory: Path,
     dataset: str = "auto",
@@ -63,7 +82,7 @@ def run(
     """
     package = workspace.load(directory, "tinysiam_workspace")
     try:
-        return _train(package, dataset, iterations, seed, log)
+        return train(package, dataset, iterations, seed, log)
     finally:
         workspace.unload("tinysiam_workspace")
 
@@ -72,16 +91,27 @@ class TrainingError(RuntimeError):
     """Training on the workspace's engine stopped; the message says where."""
 
 
-def _train(package: Any, dataset: str, iterations: int, seed: int, log: Callable) -> dict[str, Any]:
+def train(
+    package: types.ModuleType,
+    dataset: str = "auto",
+    iterations: int = ITERATIONS,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Train the recipe on the engine of ``package``: a loaded workspace, or ``tinysiam`` itself.
+
+    Returns the data's name, the iterations, the final loss, the training time in seconds and
+    the 5-NN accuracy of the test images in the learned plane ("knn5_accuracy").
+    """
     mine = {
         name: importlib.import_module(f"{package.__name__}.{name}")
-        for name in ("models", "nn", "losses", "reference.optim", "tensor", "autograd")
+        for name in ("nn", "losses", "reference.optim", "tensor", "autograd")
     }
     train_x, train_y, test_x, test_y, source = load_data(dataset, seed)
     log(f"data: {source}; {iterations} iterations of {BATCH_PAIRS} pairs on your engine")
     sampler = PairSampler(train_x, train_y, seed=seed)
     tensor = mine["tensor"].tensor
-    branch = mine["models"].mnist_mlp(np.random.default_rng(seed))
+    branch = mnist_mlp_from(mine["nn"], np.random.default_rng(seed))
     twin = mine["nn"].Twin(branch)
     optimizer = mine["reference.optim"].ReferenceAdam(twin.parameters(), lr=LR, betas=BETAS)
     started = time.perf_counter()

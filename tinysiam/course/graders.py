@@ -1,11 +1,11 @@
 """One grader per task: the learner's code against the installed library on generated inputs.
 
-Each grader takes the loaded workspace (:class:`~tinysiam.course.grading.Workspace`), runs the
-task's functions on inputs that Hypothesis generates (the same inputs at every run), and
-compares what comes back with the installed library's answer for the same inputs: values,
-shapes and gradients, in float64. A check that does not hold raises GradeFailure with the
-input, what was expected and what came; Hypothesis first shrinks the input to the smallest
-that still fails.
+Each grader, ``grade_<what the task builds>`` (the task table names it), takes the loaded
+workspace (:class:`~tinysiam.course.grader_helpers.Workspace`), runs the task's functions on
+inputs that Hypothesis generates (the same inputs at every run), and compares what comes back
+with the installed library's answer for the same inputs: values, shapes and gradients, in
+float64. A check that does not hold raises GradeFailure with the input, what was expected and
+what came; Hypothesis first shrinks the input to the smallest that still fails.
 
 While a task is graded, every other task's functions are the library's (see
 :func:`tinysiam.course.workspace.transplant`), so the graders may use the whole workspace.
@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from .grading import Workspace, as_array, call, describe, expect, fail
+from .grader_helpers import Workspace, as_array, call, describe, expect, fail
 from .strategies import (
     arrays,
+    bools,
     broadcastable_shapes,
     distinct,
     floats,
@@ -45,7 +46,6 @@ def _unbroadcast(value: Any, shape: tuple[int, ...], what: str, given: str) -> n
         return lib("autograd").unbroadcast(array, shape)
     except Exception:  # noqa: BLE001 - the shape does not broadcast to the input's
         fail(f"{given}: {what} has shape {array.shape}, which does not sum back to {shape}")
-        raise  # unreachable, for the type checker
 
 
 def _given(name: str, inputs: dict[str, Any], params: dict[str, Any] | None = None) -> str:
@@ -145,7 +145,7 @@ def _graphs(draw: Any, max_leaves: int = 4, max_ops: int = 7) -> tuple[list[bool
     return requires, ops
 
 
-def topological_order(ws: Workspace) -> None:
+def grade_topological_order(ws: Workspace) -> None:
     autograd = ws.mod("autograd")
     combine = _function(autograd.Function, "Combine", _combine_forward, _combine_backward)
 
@@ -271,7 +271,7 @@ def _valued_graphs(draw: Any) -> dict[str, Any]:
     }
 
 
-def backward_loop(ws: Workspace) -> None:
+def grade_backward_loop(ws: Workspace) -> None:
     autograd, library = ws.mod("autograd"), lib("autograd")
     table = _graph_ops()
     mine = {k: _function(autograd.Function, k, *fb) for k, fb in table.items()}
@@ -330,7 +330,7 @@ def backward_loop(ws: Workspace) -> None:
 
 
 # ----- 3.3: elementwise backward rules -------------------------------------------------------
-def elementwise_rules(ws: Workspace) -> None:
+def grade_elementwise_rules(ws: Workspace) -> None:
     away_from_zero = st.one_of(floats(-2.0, -0.25), floats(0.25, 2.0))
     _binary_rule(ws, "Mul", floats(-2.0, 2.0), floats(-2.0, 2.0))
     _binary_rule(ws, "Div", floats(-2.0, 2.0), away_from_zero)
@@ -368,7 +368,7 @@ def _unary_rule(ws: Workspace, name: str, low: float, high: float) -> None:
 
 
 # ----- 4.1: the gradient checker -------------------------------------------------------------
-def gradient_checker(ws: Workspace) -> None:
+def grade_gradient_checker(ws: Workspace) -> None:
     module = ws.mod("gradcheck")
     autograd = ws.mod("autograd")
     checker, error_type = module.gradcheck, module.GradcheckError
@@ -462,7 +462,7 @@ UNBROADCAST_CASES = [  # (the broadcast shape, the input's): added axes, stretch
 ]
 
 
-def unbroadcast(ws: Workspace) -> None:
+def grade_unbroadcast(ws: Workspace) -> None:
     mine = ws.mod("autograd").unbroadcast
 
     def check(grad: np.ndarray, shape: tuple[int, ...]) -> None:
@@ -483,7 +483,7 @@ def unbroadcast(ws: Workspace) -> None:
         check(*case)
 
 
-def reductions(ws: Workspace) -> None:
+def grade_reductions(ws: Workspace) -> None:
     @st.composite
     def cases(draw: Any, values: Callable = lambda s: arrays(s, -2.0, 2.0)) -> tuple:
         shape = draw(shapes(min_dims=1))
@@ -516,7 +516,7 @@ def reductions(ws: Workspace) -> None:
 
 
 # ----- 6.x: dense, relu, sigmoid -------------------------------------------------------------
-def matmul_dense(ws: Workspace) -> None:
+def grade_matmul_dense(ws: Workspace) -> None:
     @st.composite
     def matmul_cases(draw: Any) -> tuple:
         batch_a, batch_b = draw(st.one_of(st.just(((), ())), broadcastable_shapes(max_dims=2)))
@@ -544,14 +544,14 @@ def matmul_dense(ws: Workspace) -> None:
         _op_case(ws, "ops.linalg", "DenseOp", inputs, grad, need)
 
 
-def relu(ws: Workspace) -> None:
+def grade_relu(ws: Workspace) -> None:
     @prove(shapes().flatmap(lambda s: arrays(s, -2.0, 2.0, avoid=[0.0])), examples=25)
     def _(a: np.ndarray) -> None:
         grad = np.linspace(-1.0, 2.0, a.size).reshape(a.shape)
         _op_case(ws, "ops.elementwise", "ReLUOp", {"a": a}, grad, (True,), forward=True)
 
 
-def sigmoid(ws: Workspace) -> None:
+def grade_sigmoid(ws: Workspace) -> None:
     extreme = st.one_of(floats(-1000.0, -30.0), floats(-6.0, 6.0), floats(30.0, 1000.0))
 
     @prove(
@@ -590,7 +590,7 @@ def _geometry(draw: Any, channels: int = 3) -> dict[str, Any]:
     }
 
 
-def im2col(ws: Workspace) -> None:
+def grade_im2col(ws: Workspace) -> None:
     mine, theirs = ws.mod("reference.conv").im2col, lib("reference.conv").im2col
 
     @prove(
@@ -607,7 +607,7 @@ def im2col(ws: Workspace) -> None:
         expect("the columns", got, theirs(x.copy(), *args), given, rtol=0, atol=0)
 
 
-def col2im(ws: Workspace) -> None:
+def grade_col2im(ws: Workspace) -> None:
     mine = ws.mod("reference.conv").col2im
     reference = lib("reference.conv")
 
@@ -638,7 +638,7 @@ def col2im(ws: Workspace) -> None:
             )
 
 
-def conv2d_backward(ws: Workspace) -> None:
+def grade_conv2d_backward(ws: Workspace) -> None:
     @st.composite
     def cases(draw: Any) -> tuple:
         n, c, o = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 3))
@@ -657,7 +657,7 @@ def conv2d_backward(ws: Workspace) -> None:
         _op_case(ws, "reference.conv", "ReferenceConv2dOp", inputs, None, need, params)
 
 
-def max_pool2d(ws: Workspace) -> None:
+def grade_max_pool2d(ws: Workspace) -> None:
     @st.composite
     def cases(draw: Any) -> tuple:
         n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
@@ -713,12 +713,12 @@ def _loss_case(
         expect(f"d loss / d {key}", tensor.grad, library_inputs[key].grad, given)
 
 
-def contrastive_loss(ws: Workspace) -> None:
+def grade_contrastive_loss(ws: Workspace) -> None:
     @st.composite
     def cases(draw: Any) -> tuple:
         n, d = draw(st.integers(1, 5)), draw(st.integers(1, 3))
         f1, f2 = draw(arrays((n, d), -1.0, 1.0)), draw(arrays((n, d), -1.0, 1.0))
-        same = draw(hnp_bools(n))
+        same = draw(bools(n))
         f2[same] = f1[same]  # pairs at distance 0: the guard eps keeps the gradient finite
         margin = draw(floats(0.1, 2.0))
         eps = draw(st.one_of(st.just(1e-6), floats(1e-3, 0.5)))
@@ -734,11 +734,7 @@ def contrastive_loss(ws: Workspace) -> None:
         _loss_case(ws, "contrastive_loss", {"f1": f1, "f2": f2}, y, params)
 
 
-def hnp_bools(n: int) -> st.SearchStrategy:
-    return st.lists(st.booleans(), min_size=n, max_size=n).map(lambda v: np.array(v, dtype=bool))
-
-
-def binary_cross_entropy(ws: Workspace) -> None:
+def grade_binary_cross_entropy(ws: Workspace) -> None:
     @st.composite
     def cases(draw: Any) -> tuple:
         n = draw(st.integers(1, 5))
@@ -754,7 +750,7 @@ def binary_cross_entropy(ws: Workspace) -> None:
         _loss_case(ws, "binary_cross_entropy", {"p": p}, y, params)
 
 
-def bce_with_logits(ws: Workspace) -> None:
+def grade_bce_with_logits(ws: Workspace) -> None:
     @st.composite
     def cases(draw: Any) -> tuple:
         n = draw(st.integers(1, 5))
@@ -829,7 +825,7 @@ def _training(draw: Any) -> dict[str, Any]:
     return {"start": start, "grads": grads}
 
 
-def sgd(ws: Workspace) -> None:
+def grade_sgd(ws: Workspace) -> None:
     @prove(
         st.tuples(
             st.fixed_dictionaries(
@@ -844,7 +840,7 @@ def sgd(ws: Workspace) -> None:
         _optimiser_case(ws, "ReferenceSGD", settings, training)
 
 
-def adam(ws: Workspace) -> None:
+def grade_adam(ws: Workspace) -> None:
     @prove(
         st.tuples(
             st.fixed_dictionaries(

@@ -1,8 +1,10 @@
-"""Grading a workspace: one row per task, passed, failed or not started.
+"""Grading a workspace: each task's grader run in a child process, one row per task.
 
-The graders run in a child process (``python -m tinysiam.course.grading``), never in the
-process that prints the table, so nothing a learner's code does (raise SystemExit, recurse
-without end, loop forever, print without end, crash NumPy) can stop the grader:
+``grade(DIR, tasks)`` returns one :class:`Row` per task: passed, failed or not started. The
+graders (:mod:`.graders`, one per task, named in the task table) run in a child process
+(``python -m tinysiam.course.grading``), never in the process that prints the table, so
+nothing a learner's code does (raise SystemExit, recurse without end, loop forever, print
+without end, crash NumPy) can stop the grader:
 
 * the child imports the workspace afresh for each task, under a package name of its own, puts
   the library's code in for every other task (:func:`workspace.transplant`), runs the task's
@@ -16,7 +18,6 @@ function of the task is still the stub; it *passed* when every check of its grad
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import signal
@@ -24,16 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 import types
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import workspace
+from .grader_helpers import GradeFailure, Workspace, shorten, where
 from .tasks import TASKS, TASKS_BY_ID, Task
 
 PASSED, FAILED, NOT_STARTED = "passed", "failed", "not started"
@@ -51,123 +49,6 @@ class Row:
     status: str
     detail: str | None = None
     seconds: float = 0.0
-
-
-class GradeFailure(AssertionError):
-    """A check of a grader that did not hold; the message is the row's detail."""
-
-
-# ----- what graders use ----------------------------------------------------------------------
-class Workspace:
-    """The learner's package, loaded, as graders see it: ``ws.mod("autograd")``."""
-
-    def __init__(self, package: types.ModuleType, directory: Path) -> None:
-        self.package = package
-        self.directory = directory
-
-    def mod(self, name: str) -> types.ModuleType:
-        """The workspace's module ``name`` ("ops.elementwise")."""
-        return importlib.import_module(f"{self.package.__name__}.{name}")
-
-    @staticmethod
-    def lib(name: str) -> types.ModuleType:
-        """The installed library's module ``name``: the expected answers come from it."""
-        return importlib.import_module(f"tinysiam.{name}")
-
-
-def fail(message: str) -> None:
-    raise GradeFailure(message)
-
-
-def describe(value: Any, limit: int = 70) -> str:
-    """A short one-line picture of an array or number for a failure message."""
-    if value is None:
-        return "None"
-    if hasattr(value, "data") and not isinstance(value, np.ndarray):  # a Tensor
-        value = value.data
-    try:
-        array = np.asarray(value)
-    except Exception:  # noqa: BLE001 - anything the learner returned
-        return _short(repr(value), limit)
-    if array.dtype == object:
-        return _short(repr(value), limit)
-    if array.ndim == 0:
-        return f"{array.item():.6g}" if array.dtype.kind == "f" else str(array.item())
-    text = np.array2string(
-        array, precision=4, separator=", ", threshold=12, edgeitems=2, max_line_width=10**9
-    )
-    text = _short(" ".join(text.split()), limit)
-    return f"{text} {array.shape}" if array.ndim > 1 or array.size > 12 else text
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def as_array(value: Any, what: str, given: str) -> np.ndarray:
-    """``value`` (an array, or a Tensor's data) as a numpy array, or a failure saying what came."""
-    if value is None:
-        fail(f"{given}: {what} is None")
-    if hasattr(value, "data") and not isinstance(value, np.ndarray):
-        value = value.data
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except Exception:  # noqa: BLE001
-        fail(f"{given}: {what} should be an array, got {_short(repr(value), 60)}")
-    return array
-
-
-def expect(
-    what: str,
-    got: Any,
-    expected: Any,
-    given: str,
-    rtol: float = 1e-9,
-    atol: float = 1e-12,
-) -> None:
-    """Fail unless ``got`` has ``expected``'s shape and values (to rounding)."""
-    expected = np.asarray(expected.data if hasattr(expected, "_node") else expected)
-    got_array = as_array(got, what, given)
-    if got_array.shape != expected.shape:
-        fail(
-            f"{given}: expected {what} of shape {expected.shape}, got shape {got_array.shape}: "
-            f"{describe(got_array)}"
-        )
-    if not np.allclose(got_array, expected, rtol=rtol, atol=atol, equal_nan=False):
-        fail(f"{given}: expected {what} {describe(expected)}, got {describe(got_array)}")
-
-
-def call(what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call learner code; what it raises (but a task's NotImplementedError) becomes a failure."""
-    try:
-        return function(*args, **kwargs)
-    except NotImplementedError as error:
-        if str(error).startswith("Task "):
-            raise
-        raise GradeFailure(f"{what} raised NotImplementedError: {error}{where(error)}") from None
-    except GradeFailure:
-        raise
-    except KeyboardInterrupt:
-        raise
-    except BaseException as error:  # noqa: BLE001 - SystemExit, RecursionError, ... all fail the task
-        raise GradeFailure(
-            f"{what} raised {type(error).__name__}: {_short(str(error), 160)}{where(error)}"
-        ) from None
-
-
-def where(error: BaseException) -> str:
-    """' (tinysiam/autograd.py, line 12)': the last frame of the error inside a workspace."""
-    frames = traceback.extract_tb(error.__traceback__)
-    for frame in reversed(frames):
-        parts = Path(frame.filename).parts
-        if "tinysiam" in parts and "course" not in parts and not _is_library(frame.filename):
-            inside = parts[len(parts) - 1 - parts[::-1].index("tinysiam") :]
-            return f" ({'/'.join(inside)}, line {frame.lineno})"
-    return ""
-
-
-def _is_library(filename: str) -> bool:
-    return Path(filename).resolve().is_relative_to(workspace.PACKAGE)
 
 
 # ----- the parent: a table of rows -----------------------------------------------------------
@@ -190,7 +71,7 @@ def grade(directory: Path, tasks: list[Task], timeout: float = DEFAULT_TIMEOUT) 
 
 def _row(task: Task, status: str, detail: str | None, seconds: float = 0.0) -> Row:
     if detail is not None:
-        detail = _short(detail, DETAIL_LIMIT)
+        detail = shorten(detail, DETAIL_LIMIT)
     return Row(task.id, task.title, task.page, status, detail, round(seconds, 2))
 
 
@@ -351,7 +232,5 @@ def child_main(argv: list[str]) -> None:
             emit(event="result", **{k: v for k, v in asdict(row).items() if k != "title"})
 
 
-if __name__ == "__main__":  # the child; run through the package's module, so one GradeFailure class
-    from tinysiam.course.grading import child_main as _child_main
-
-    _child_main(sys.argv[1:])
+if __name__ == "__main__":  # the child, started by grade()
+    child_main(sys.argv[1:])

@@ -130,6 +130,11 @@ def labels(n: int) -> st.SearchStrategy:
     return hnp.arrays(np.float64, (n,), elements=st.sampled_from([0.0, 1.0]))
 
 
+def bools(n: int) -> st.SearchStrategy:
+    """(n,) bool arrays, e.g. which pairs of a batch to make identical."""
+    return st.lists(st.booleans(), min_size=n, max_size=n).map(lambda v: np.array(v, dtype=bool))
+
+
 def needs(count: int) -> st.SearchStrategy:
     """A ``needs_input_grad`` tuple of ``count`` bools with at least one True."""
     return st.lists(st.booleans(), min_size=count, max_size=count).filter(any).map(tuple)

@@ -5,8 +5,8 @@ library (named by file and qualified name, so the library's source needs no mark
 bodies a workspace replaces by ``raise NotImplementedError("Task 3.2: ...")``. A task's number
 starts with the number of the page that teaches it: task 8.2 is on page 8.
 
-Each task names its grader, a function of :mod:`tinysiam.course.graders` (looked up by name, so
-that creating a workspace does not import the graders).
+Each task names its grader, a function ``grade_...`` of :mod:`tinysiam.course.graders` (looked
+up by name, so that creating a workspace does not import the graders).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Task:
     title: str
     page: str  # the docs page's file name; its number is the page number
     targets: tuple[Target, ...]
-    grader: str  # a function of tinysiam.course.graders
+    grader: str  # a function of tinysiam.course.graders, "grade_unbroadcast"
 
     @property
     def page_number(self) -> int:
@@ -79,7 +79,7 @@ TASKS: tuple[Task, ...] = (
                 "and each after all of its inputs (a depth-first search with an explicit stack)",
             ),
         ),
-        "topological_order",
+        "grade_topological_order",
     ),
     Task(
         "3.2",
@@ -94,7 +94,7 @@ TASKS: tuple[Task, ...] = (
                 "total, and accumulate into the .grad of leaves",
             ),
         ),
-        "backward_loop",
+        "grade_backward_loop",
     ),
     Task(
         "3.3",
@@ -110,7 +110,7 @@ TASKS: tuple[Task, ...] = (
                 ("Log", "return (grad / a,)"),
             )
         ),
-        "elementwise_rules",
+        "grade_elementwise_rules",
     ),
     Task(
         "4.1",
@@ -130,7 +130,7 @@ TASKS: tuple[Task, ...] = (
                 "against <analytic, u>, compared with _compare",
             ),
         ),
-        "gradient_checker",
+        "grade_gradient_checker",
     ),
     Task(
         "5.1",
@@ -144,7 +144,7 @@ TASKS: tuple[Task, ...] = (
                 "has size 1, then reshape to shape",
             ),
         ),
-        "unbroadcast",
+        "grade_unbroadcast",
     ),
     Task(
         "5.2",
@@ -169,7 +169,7 @@ TASKS: tuple[Task, ...] = (
                 "send grad to each winner; every other element gets 0",
             ),
         ),
-        "reductions",
+        "grade_reductions",
     ),
     Task(
         "6.1",
@@ -187,7 +187,7 @@ TASKS: tuple[Task, ...] = (
                 "return (g W, g^T x) and, with a bias, g summed over the batch",
             ),
         ),
-        "matmul_dense",
+        "grade_matmul_dense",
     ),
     Task(
         "6.2",
@@ -197,7 +197,7 @@ TASKS: tuple[Task, ...] = (
             Target("ops/elementwise.py", "ReLUOp.forward", "max(a, 0), saving what backward needs"),
             Target("ops/elementwise.py", "ReLUOp.backward", "grad where a > 0, else 0"),
         ),
-        "relu",
+        "grade_relu",
     ),
     Task(
         "6.3",
@@ -212,7 +212,7 @@ TASKS: tuple[Task, ...] = (
             ),
             Target("ops/elementwise.py", "SigmoidOp.backward", "grad * s (1 - s)"),
         ),
-        "sigmoid",
+        "grade_sigmoid",
     ),
     Task(
         "8.1",
@@ -226,7 +226,7 @@ TASKS: tuple[Task, ...] = (
                 "slice per kernel offset, returned as (C*kh*kw, N*OH*OW)",
             ),
         ),
-        "im2col",
+        "grade_im2col",
     ),
     Task(
         "8.2",
@@ -240,7 +240,7 @@ TASKS: tuple[Task, ...] = (
                 "copied from, in an image of zeros",
             ),
         ),
-        "col2im",
+        "grade_col2im",
     ),
     Task(
         "8.3",
@@ -254,7 +254,7 @@ TASKS: tuple[Task, ...] = (
                 "N, OH and OW",
             ),
         ),
-        "conv2d_backward",
+        "grade_conv2d_backward",
     ),
     Task(
         "9.1",
@@ -272,7 +272,7 @@ TASKS: tuple[Task, ...] = (
                 "each window's gradient to its winner only, added back with col2im",
             ),
         ),
-        "max_pool2d",
+        "grade_max_pool2d",
     ),
     Task(
         "10.1",
@@ -285,7 +285,7 @@ TASKS: tuple[Task, ...] = (
                 "d = sqrt(|f1 - f2|^2 + eps); 0.5 * reduce(y d^2 + (1 - y) max(margin - d, 0)^2)",
             ),
         ),
-        "contrastive_loss",
+        "grade_contrastive_loss",
     ),
     Task(
         "10.2",
@@ -299,7 +299,7 @@ TASKS: tuple[Task, ...] = (
                 "then reduce -[y log p + (1 - y) log(1 - p)]",
             ),
         ),
-        "binary_cross_entropy",
+        "grade_binary_cross_entropy",
     ),
     Task(
         "10.3",
@@ -317,7 +317,7 @@ TASKS: tuple[Task, ...] = (
                 "dL/dz = grad (sigmoid(z) - y) with the stable sigmoid, dL/dy = -grad z",
             ),
         ),
-        "bce_with_logits",
+        "grade_bce_with_logits",
     ),
     Task(
         "11.1",
@@ -331,7 +331,7 @@ TASKS: tuple[Task, ...] = (
                 "skip parameters whose grad is None",
             ),
         ),
-        "sgd",
+        "grade_sgd",
     ),
     Task(
         "11.2",
@@ -345,7 +345,7 @@ TASKS: tuple[Task, ...] = (
                 "(t counted per parameter), p <- p - lr m_hat / (sqrt(v_hat) + eps)",
             ),
         ),
-        "adam",
+        "grade_adam",
     ),
 )
 

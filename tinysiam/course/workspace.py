@@ -1,9 +1,11 @@
-"""Workspaces: a copy of the package with some functions left for the learner to write.
+"""Workspaces: a copy of the library's engine with some functions left for the learner to write.
 
-``create(DIR, tasks)`` copies the installed package to ``DIR/tinysiam`` and replaces the body of
-each chosen task's functions by ``raise NotImplementedError("Task 3.2: ...")``, keeping the
-signature and the docstring. The functions are found with :mod:`ast` by qualified name
-("Mul.backward"), so the library's source carries no markers.
+``create(DIR, tasks)`` copies the installed package's engine to ``DIR/tinysiam`` (everything
+but LEFT_OUT: the course, the experiments' toolkit and its deprecated aliases, which the track
+does not ask for) and replaces the body of each chosen task's functions by
+``raise NotImplementedError("Task 3.2: ...")``, keeping the signature and the docstring. The
+functions are found with :mod:`ast` by qualified name ("Mul.backward"), so the library's source
+carries no markers.
 
 ``load(DIR, name)`` imports ``DIR/tinysiam`` under another package name (its imports inside
 the package are relative), so the learner's engine and the installed one, which the graders
@@ -36,7 +38,15 @@ from .tasks import EXPERIMENT, TASKS, Target, Task
 
 PACKAGE = Path(tinysiam.__file__).resolve().parent
 MANIFEST = "course.json"
-LEFT_OUT = ("course",)  # parts of the package a workspace does not copy
+LEFT_OUT = (  # parts of the package a workspace does not copy: all but the engine
+    "course",
+    "experiments",
+    "data.py",  # the deprecated aliases of tinysiam.experiments' modules
+    "training.py",
+    "plot.py",
+    "metrics.py",
+    "models.py",
+)
 
 
 class WorkspaceError(Exception):
@@ -185,7 +195,9 @@ def readme(directory: Path, tasks: list[Task], with_solutions: bool) -> str:
     )
     return f"""# Build it yourself: your tinysiam workspace
 
-`tinysiam/` here is a complete copy of the library. In the functions of the tasks below, the
+`tinysiam/` here is a copy of the library's engine: tensors and autodiff, the ops, layers,
+losses, optimisers and the gradient checker (the experiments' toolkit and the course stay in
+the installed package). In the functions of the tasks below, the
 body is replaced by `raise NotImplementedError("Task ...")`: the signature and the docstring
 (with the formula) are left. Write each body, grade it, and read the page when a task fails.
 {state}
@@ -291,6 +303,10 @@ def transplant(package: types.ModuleType, targets: list[Target]) -> None:
     workspace's other functions and builds the workspace's tensors, as if written there. When
     that is impossible (a global the workspace no longer has) the library's function is used
     as it is.
+
+    A module-level function is also replaced where other modules of the workspace hold it
+    (``from .conv import im2col``). A function the workspace lacks is put back in its own module
+    only: no other module can hold it.
     """
     for target in targets:
         mine = importlib.import_module(f"{package.__name__}.{target.module}")
@@ -303,14 +319,19 @@ def transplant(package: types.ModuleType, targets: list[Target]) -> None:
         rebuilt = _rebind(function, mine.__dict__, owner if isinstance(owner, type) else None)
         old = inspect.getattr_static(owner, name, None)
         setattr(owner, name, wrapper(rebuilt) if wrapper is not None else rebuilt)
-        if not isinstance(
-            owner, type
-        ):  # other modules may hold the name: `from .conv import im2col`
-            for module_name, module in list(sys.modules.items()):
-                if module_name.startswith(package.__name__ + ".") and module is not mine:
-                    for key, value in list(vars(module).items()):
-                        if value is old:
-                            setattr(module, key, rebuilt)
+        if not isinstance(owner, type) and old is not None:
+            _replace_elsewhere(package, mine, old, rebuilt)
+
+
+def _replace_elsewhere(
+    package: types.ModuleType, home: types.ModuleType, old: Any, new: Any
+) -> None:
+    """Rebind every name of ``package``'s modules but ``home`` that holds ``old`` to ``new``."""
+    for module_name, module in list(sys.modules.items()):
+        if module_name.startswith(package.__name__ + ".") and module is not home:
+            for key, value in list(vars(module).items()):
+                if value is old:
+                    setattr(module, key, new)
 
 
 def _rebind(function: types.FunctionType, namespace: dict, owner: type | None) -> Any:

@@ -1,0 +1,141 @@
+"""What every grader uses: the loaded workspace, safe calls into learner code, failure messages.
+
+A grader (:mod:`.graders`) calls the learner's functions through :func:`call`, compares what
+comes back with :func:`expect`, and reports a check that does not hold with :func:`fail`:
+each raises :class:`GradeFailure`, whose message is the row's detail, e.g.
+
+    unbroadcast(grad = [[0., 1., 2.], [3., 4., 5.]] (2, 3), shape=(1, 3)): expected the result
+    [[3., 5., 7.]] (1, 3), got [[0., 1., 2.]] (1, 3)
+
+The grading runner (:mod:`.grading`) reads :class:`GradeFailure` and :func:`where` too.
+"""
+
+from __future__ import annotations
+
+import importlib
+import traceback
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+
+from . import workspace
+
+
+class GradeFailure(AssertionError):
+    """A check of a grader that did not hold; the message is the row's detail."""
+
+
+class Workspace:
+    """The learner's package, loaded, as graders see it: ``ws.mod("autograd")``."""
+
+    def __init__(self, package: types.ModuleType, directory: Path) -> None:
+        self.package = package
+        self.directory = directory
+
+    def mod(self, name: str) -> types.ModuleType:
+        """The workspace's module ``name`` ("ops.elementwise")."""
+        return importlib.import_module(f"{self.package.__name__}.{name}")
+
+    @staticmethod
+    def lib(name: str) -> types.ModuleType:
+        """The installed library's module ``name``: the expected answers come from it."""
+        return importlib.import_module(f"tinysiam.{name}")
+
+
+def fail(message: str) -> NoReturn:
+    """Stop the grader: the task failed, and ``message`` says on which input and how."""
+    raise GradeFailure(message)
+
+
+def describe(value: Any, limit: int = 70) -> str:
+    """A short one-line picture of an array or number for a failure message."""
+    if value is None:
+        return "None"
+    if hasattr(value, "data") and not isinstance(value, np.ndarray):  # a Tensor
+        value = value.data
+    try:
+        array = np.asarray(value)
+    except Exception:  # noqa: BLE001 - anything the learner returned
+        return shorten(repr(value), limit)
+    if array.dtype == object:
+        return shorten(repr(value), limit)
+    if array.ndim == 0:
+        return f"{array.item():.6g}" if array.dtype.kind == "f" else str(array.item())
+    text = np.array2string(
+        array, precision=4, separator=", ", threshold=12, edgeitems=2, max_line_width=10**9
+    )
+    text = shorten(" ".join(text.split()), limit)
+    return f"{text} {array.shape}" if array.ndim > 1 or array.size > 12 else text
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in "..." when it was cut."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def as_array(value: Any, what: str, given: str) -> np.ndarray:
+    """``value`` (an array, or a Tensor's data) as a numpy array, or a failure saying what came."""
+    if value is None:
+        fail(f"{given}: {what} is None")
+    if hasattr(value, "data") and not isinstance(value, np.ndarray):
+        value = value.data
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except Exception:  # noqa: BLE001
+        fail(f"{given}: {what} should be an array, got {shorten(repr(value), 60)}")
+
+
+def expect(
+    what: str,
+    got: Any,
+    expected: Any,
+    given: str,
+    rtol: float = 1e-9,
+    atol: float = 1e-12,
+) -> None:
+    """Fail unless ``got`` has ``expected``'s shape and values (to rounding)."""
+    expected = np.asarray(expected.data if hasattr(expected, "_node") else expected)
+    got_array = as_array(got, what, given)
+    if got_array.shape != expected.shape:
+        fail(
+            f"{given}: expected {what} of shape {expected.shape}, got shape {got_array.shape}: "
+            f"{describe(got_array)}"
+        )
+    if not np.allclose(got_array, expected, rtol=rtol, atol=atol, equal_nan=False):
+        fail(f"{given}: expected {what} {describe(expected)}, got {describe(got_array)}")
+
+
+def call(what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call learner code; what it raises (but a task's NotImplementedError) becomes a failure."""
+    try:
+        return function(*args, **kwargs)
+    except NotImplementedError as error:
+        if str(error).startswith("Task "):
+            raise
+        raise GradeFailure(f"{what} raised NotImplementedError: {error}{where(error)}") from None
+    except GradeFailure:
+        raise
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # noqa: BLE001 - SystemExit, RecursionError, ... all fail the task
+        raise GradeFailure(
+            f"{what} raised {type(error).__name__}: {shorten(str(error), 160)}{where(error)}"
+        ) from None
+
+
+def where(error: BaseException) -> str:
+    """' (tinysiam/autograd.py, line 12)': the last frame of the error inside a workspace."""
+    frames = traceback.extract_tb(error.__traceback__)
+    for frame in reversed(frames):
+        parts = Path(frame.filename).parts
+        if "tinysiam" in parts and "course" not in parts and not _is_library(frame.filename):
+            inside = parts[len(parts) - 1 - parts[::-1].index("tinysiam") :]
+            return f" ({'/'.join(inside)}, line {frame.lineno})"
+    return ""
+
+
+def _is_library(filename: str) -> bool:
+    return Path(filename).resolve().is_relative_to(workspace.PACKAGE)
