@@ -8,9 +8,9 @@ and the kernel zeroes every byte of it before NumPy writes its own values: a ful
 over memory that does no work.
 
 Raising malloc's mmap and trim thresholds makes it keep freed blocks in its heap and hand them
-out again. Measured on 2 cores (benchmarks/, paired runs of the same code with and without):
-W2 and W3, the conv workloads, 0.83x and 0.84x the time per iteration; W1, whose arrays are
-small, unchanged. The cost: memory freed by the program stays with the process (up to the
+out again. The convolutional workloads, which free and reallocate big arrays every iteration,
+run markedly faster; the dense one, whose arrays are small, does not change (docs page 17 has
+the measurements). The cost: memory freed by the program stays with the process (up to the
 limit) instead of returning to the system, which suits a process that trains.
 
 This changes the allocator of the whole process, so tinysiam never does it by itself: not on
