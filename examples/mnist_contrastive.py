@@ -21,7 +21,7 @@ Run:
     python examples/mnist_contrastive.py                       # the faithful recipe
     python examples/mnist_contrastive.py --dataset digits      # no download needed
     python examples/mnist_contrastive.py --preset best         # 98.7% 5-NN in 2-D, 5.5 minutes
-    python examples/mnist_contrastive.py --optimizer sgd --lr 1e-3   # rounder clusters (see docs)
+    python examples/mnist_contrastive.py --optimizer sgd --lr 1e-3   # 79.2% 5-NN (page 15)
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ Omniglot (Lake, Salakhutdinov and Tenenbaum, Science 2015). The recipe, ``--pres
 
     data        Omniglot background set (30 alphabets, 964 characters, 20 drawings each) for
                 training, 105x105 pixels in [0, 1]; the 20 evaluation alphabets (659 characters
-                never seen in training) for testing
+                never seen in training) for testing. Read inverted (ink 1, paper 0), where the
+                reference reads the PNGs as they are (ink 0): both presets list it as a departure
     pairs       180 fresh random pairs per iteration, similar (same character) with probability 0.5
     branch      conv 10x10, 64 -> ReLU -> maxpool 2 -> conv 7x7, 128 -> ReLU -> maxpool 2 ->
                 conv 4x4, 128 -> ReLU -> maxpool 2 -> conv 5x5, 256 -> ReLU -> Dense 6400 -> 4096,
@@ -217,8 +218,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def departures(args: argparse.Namespace) -> list[str]:
-    """How this run differs from the published setting (PRESETS["paper"]), one line each."""
-    paper, notes = PRESETS["paper"], []
+    """How this run differs from MATLAB's recipe, one line each.
+
+    The first line, the images' polarity, holds for every run; the others are the settings that
+    differ from PRESETS["paper"].
+    """
+    paper = PRESETS["paper"]
+    notes = ["images inverted (ink 1, paper 0), where the reference reads them as they are (ink 0)"]
     if args.size != paper["size"]:
         notes.append(
             f"images {args.size}x{args.size} (area-averaged from 105x105) instead of 105x105"

@@ -213,3 +213,11 @@ def test_paper_preset_runs_end_to_end_on_the_cpu(tmp_path, shared_data):
     )
     assert np.isfinite(metrics["final_loss"]) and metrics["one_shot_trials"] == 400
     assert 0.0 <= metrics["pair_accuracy_reference"] <= 1.0 and 0.0 <= metrics["roc_auc"] <= 1.0
+
+
+def test_departures_name_the_polarity_first_and_every_setting_the_cpu_preset_changes():
+    example = load_example()
+    paper = example.departures(example.parse_args(["--preset", "paper", "--device", "cpu"]))
+    cpu = example.departures(example.parse_args(["--preset", "cpu", "--device", "cpu"]))
+    assert len(paper) == 1 and paper[0].startswith("images inverted")
+    assert cpu[0] == paper[0] and len(cpu) == 9

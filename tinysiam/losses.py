@@ -3,9 +3,10 @@
 * :func:`contrastive_loss` (experiment 1) pulls similar pairs together and pushes dissimilar
   pairs at least ``margin`` apart (Hadsell, Chopra and LeCun, "Dimensionality Reduction by
   Learning an Invariant Mapping", CVPR 2006).
-* :func:`binary_cross_entropy` (experiment 2) scores the probability that a pair is similar
-  (Koch, Zemel and Salakhutdinov, "Siamese Neural Networks for One-shot Image Recognition",
-  ICML 2015 deep learning workshop).
+* :func:`binary_cross_entropy` (experiment 2) scores the probability that a pair is similar,
+  the loss of Koch, Zemel and Salakhutdinov ("Siamese Neural Networks for One-shot Image
+  Recognition", ICML 2015 deep learning workshop); its clamp of the probability is that of the
+  reference experiment 2 follows, MathWorks' example "Train a Siamese Network to Compare Images".
 * :func:`binary_cross_entropy_with_logits` is the same loss computed from the logit, the
   numerically safest form.
 
@@ -100,7 +101,10 @@ def contrastive_loss(
 def binary_cross_entropy(
     p: Tensor, y: Tensor | Any, eps: float | None = None, reduction: str = "mean"
 ) -> Tensor:
-    """Binary cross-entropy of probabilities, clamped as in the reference (Koch et al. 2015).
+    """Binary cross-entropy of probabilities, clamped as in MathWorks' Siamese example.
+
+    The loss is Koch et al.'s (2015); the clamp is that of the reference experiment 2 follows,
+    MathWorks' example "Train a Siamese Network to Compare Images":
 
         p' = clamp(p, eps, 1 - eps)
         L = reduce_n( -[ y_n log p'_n + (1 - y_n) log(1 - p'_n) ] )

@@ -110,7 +110,8 @@ def load_omniglot(
 ) -> OmniglotSplit:
     """Load one Omniglot split, every image of every character, in sorted order.
 
-    Ink is high: 1 is stroke, 0 is background (the PNGs, black on white, are inverted). With
+    Ink is high: 1 is stroke, 0 is background (the PNGs, black on white, are inverted; MathWorks'
+    Siamese example, the reference of experiment 2, reads them as they are, ink 0). With
     ``size`` other than 105 each image is shrunk by area averaging (PIL ``BOX``), so strokes
     turn into grey levels instead of aliasing away.
 
