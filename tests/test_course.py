@@ -19,6 +19,7 @@ import pytest
 
 from tinysiam.course import graders, tasks, workspace
 from tinysiam.course.__main__ import main
+from tinysiam.course.grading import grade
 from tinysiam.course.tasks import TASKS, TaskSelectionError, select
 
 
@@ -75,6 +76,12 @@ def grades(directory: Path, *args: str, cwd: Path) -> dict[str, dict]:
     out = cwd / "grades.json"
     run_course("check", *args, "--workspace", str(directory), "--json", str(out), cwd=cwd)
     return {row["task"]: row for row in json.loads(out.read_text())["tasks"]}
+
+
+def graded(directory: Path, spec: str = "all", timeout: float = 120.0) -> dict[str, dict]:
+    """The rows of ``grade()``, the library's own code accepted (a solved copy, edited)."""
+    rows = grade(directory, select(spec), timeout, accept_library_code=True)
+    return {row.task: vars(row) for row in rows}
 
 
 # ----- the task table and selections -----------------------------------------------------------
@@ -162,25 +169,29 @@ def test_a_subset_workspace_grades_its_own_tasks_and_others_on_request(tmp_path)
     run_course("new", "ws", "--tasks", "5.1", cwd=tmp_path)
     rows = grades(tmp_path / "ws", "5.1", "3.1", "6.2", cwd=tmp_path)
     assert {k: r["status"] for k, r in rows.items()} == {
-        "3.1": "passed",
+        "3.1": "failed",
         "5.1": "not started",
-        "6.2": "passed",
+        "6.2": "failed",
     }
+    assert rows["3.1"]["detail"].startswith("not assigned in this workspace: every function of")
 
 
-def test_solved_workspace_passes_every_task(solved, tmp_path):
+def test_solved_workspace_passes_every_task_when_the_library_code_is_accepted(solved):
+    rows = grade(solved, list(TASKS), accept_library_code=True)
+    assert [row.task for row in rows] == [task.id for task in TASKS]
+    assert all(row.status == "passed" and row.detail is None for row in rows), rows
+    assert all(row.warnings == [] for row in rows), rows[0].warnings
+
+
+def test_check_of_a_solved_workspace_counts_every_task_as_not_assigned(solved, tmp_path):
     out = tmp_path / "grades.json"
-    result = run_course("check", "--workspace", str(solved), "--json", str(out), cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_course(
+        "check", "3.1,5.1", "--workspace", str(solved), "--json", str(out), cwd=tmp_path
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
     report = json.loads(out.read_text())
-    assert report["summary"] == {
-        "passed": len(TASKS),
-        "failed": 0,
-        "not started": 0,
-        "total": len(TASKS),
-    }
-    assert all(row["status"] == "passed" and row["detail"] is None for row in report["tasks"])
-    assert f"{len(TASKS)} passed, 0 failed, 0 not started" in result.stdout
+    assert report["summary"] == {"passed": 0, "failed": 2, "not started": 0, "total": 2}
+    assert all("not assigned in this workspace" in row["detail"] for row in report["tasks"])
 
 
 # ----- one wrong implementation per task -----------------------------------------------------
@@ -443,7 +454,7 @@ def test_each_grader_catches_its_wrong_implementation_and_only_it(tmp_path):
     directory = solved_copy(tmp_path)
     for file, qualname, body, _ in WRONG.values():
         replace_body(directory / "tinysiam" / file, qualname, body)
-    rows = grades(directory, cwd=tmp_path)
+    rows = graded(directory)
     for task_id, (_, _, _, clue) in WRONG.items():
         row = rows[task_id]
         assert row["status"] == "failed", row
@@ -460,14 +471,15 @@ def test_a_crash_in_learner_code_is_a_failed_row_never_a_crash_of_the_grader(tmp
     replace_body(
         package / "ops/elementwise.py", "ReLUOp.backward", "while True:\n    print('x' * 1000)"
     )
-    rows = grades(directory, "3.1", "3.3", "5.1", "6.3", cwd=tmp_path)
+    rows = graded(directory, "3.1,3.3,5.1,6.3")
     assert "raised SystemExit" in rows["3.1"]["detail"]
     assert "raised RecursionError" in rows["3.3"]["detail"]
-    assert "grading process stopped" in rows["5.1"]["detail"]
+    assert "the process running your code stopped" in rows["5.1"]["detail"]
+    assert "exit code 7" in rows["5.1"]["detail"]
     assert rows["6.3"]["status"] == "passed"  # after the process died, grading went on
     assert all(rows[t]["status"] == "failed" for t in ("3.1", "3.3", "5.1"))
-    rows = grades(directory, "6.2", "--timeout", "5", cwd=tmp_path)  # prints without end
-    assert rows["6.2"]["status"] == "failed" and "still running after 5 s" in rows["6.2"]["detail"]
+    rows = graded(directory, "6.2", timeout=5)  # prints without end: the output limit
+    assert rows["6.2"]["status"] == "failed" and "output limit" in rows["6.2"]["detail"]
 
 
 def test_a_syntax_error_fails_every_task_naming_the_file(tmp_path):

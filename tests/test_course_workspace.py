@@ -1,4 +1,4 @@
-"""Workspaces hold the engine only, and transplanting the library's code touches only its targets.
+"""Workspaces hold the engine only, and assembling a task's copy touches only the other tasks.
 
 Fast tests, in this process: nothing here runs the command line or a grader.
 """
@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import ast
 import importlib
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tinysiam.course import workspace
-from tinysiam.course.tasks import TASKS, TASKS_BY_ID
+from tinysiam.course import submission, workspace
+from tinysiam.course.tasks import TASKS, TASKS_BY_ID, select
 
 TOOLKIT_ALIASES = ("data.py", "training.py", "plot.py", "metrics.py", "models.py")
 
@@ -56,47 +55,35 @@ def remove_function(path: Path, qualname: str) -> None:
     path.write_text("".join(lines))
 
 
-def module_variables(name: str) -> dict[tuple[str, str], int]:
-    """The id of every module-level value of the loaded package ``name``'s modules."""
-    return {
-        (module_name, key): id(value)
-        for module_name, module in list(sys.modules.items())
-        if module_name.startswith(name + ".")
-        for key, value in vars(module).items()
-    }
+def test_assemble_puts_the_library_in_for_other_tasks_and_leaves_the_task_alone(tmp_path):
+    directory = tmp_path / "ws"
+    workspace.create(directory, select("8"))
+    origins = submission.assemble(directory, TASKS_BY_ID["8.1"], tmp_path / "copy")
+    source = (tmp_path / "copy" / "tinysiam" / "reference" / "conv.py").read_text()
+    tree = ast.parse(source)
+    task = TASKS_BY_ID["8.1"]
+    assert workspace.is_stub(source, task, task.targets[0])  # the task's own: still the stub
+    for other in ("8.2", "8.3"):
+        (target,) = TASKS_BY_ID[other].targets
+        mine = workspace.find_function(tree, target.qualname)
+        library = workspace.find_function(
+            ast.parse((workspace.PACKAGE / target.file).read_text()), target.qualname
+        )
+        assert ast.dump(mine) == ast.dump(library), other
+    learner = (directory / "tinysiam" / "reference" / "conv.py").read_text().splitlines()
+    copied = source.splitlines()
+    for line, origin in enumerate(origins["reference/conv.py"], start=1):
+        if origin:  # a workspace line keeps its text, and the map gives its line number
+            assert copied[line - 1] == learner[origin - 1]
 
 
-def test_transplant_puts_back_a_missing_function_and_touches_nothing_else(loaded):
-    directory, name = loaded
+def test_assemble_puts_back_a_function_the_workspace_lacks(tmp_path):
+    directory = tmp_path / "ws"
+    workspace.create(directory, list(TASKS), with_solutions=True)
     remove_function(directory / "tinysiam" / "gradcheck.py", "_check_directions")
-    package = workspace.load(directory, name)
-    backend = importlib.import_module(f"{name}.backend")
-    random = importlib.import_module(f"{name}.random")
-    gradcheck = importlib.import_module(f"{name}.gradcheck")
-    assert not hasattr(gradcheck, "_check_directions")
-    assert backend._cupy is None and random._default is None  # variables that hold None
-    before = module_variables(name)
-
-    workspace.transplant(package, list(TASKS_BY_ID["4.1"].targets))
-
-    restored = gradcheck._check_directions
-    assert restored.__globals__ is vars(gradcheck)  # the library's body, in the workspace's module
-    changed = {key for key, value in module_variables(name).items() if before.get(key) != value}
-    assert changed == {
-        (f"{name}.gradcheck", "_check_directions"),
-        (f"{name}.gradcheck", "_check_elementwise"),  # the task's other function
-    }
-    assert backend._cupy is None and random._default is None
-
-
-def test_transplant_replaces_a_function_where_other_modules_imported_it(loaded):
-    directory, name = loaded
-    package = workspace.load(directory, name)
-    conv = importlib.import_module(f"{name}.reference.conv")
-    pool = importlib.import_module(f"{name}.reference.pool")
-    learners = conv.im2col
-    assert pool.im2col is learners  # `from .conv import col2im, im2col`
-
-    workspace.transplant(package, list(TASKS_BY_ID["8.1"].targets))
-
-    assert conv.im2col is not learners and pool.im2col is conv.im2col
+    origins = submission.assemble(directory, TASKS_BY_ID["3.1"], tmp_path / "copy")
+    source = (tmp_path / "copy" / "tinysiam" / "gradcheck.py").read_text()
+    assert workspace.find_function(ast.parse(source), "_check_directions") is not None
+    assert origins["gradcheck.py"][-1] == 0  # appended: the library's lines
+    assert "gradcheck.py" not in submission.inspect(directory).problems.get("3.1", "")
+    assert "has no function _check_directions" in submission.inspect(directory).problems["4.1"]

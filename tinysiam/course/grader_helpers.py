@@ -1,8 +1,11 @@
-"""What every grader uses: the loaded workspace, safe calls into learner code, failure messages.
+"""What every grader uses: the workspace, safe calls into learner code, failure messages.
 
-A grader (:mod:`.graders`) calls the learner's functions through :func:`call`, compares what
-comes back with :func:`expect`, and reports a check that does not hold with :func:`fail`:
-each raises :class:`GradeFailure`, whose message is the row's detail, e.g.
+A grader (:mod:`.graders`) reaches the learner's code through :class:`Workspace`, whose
+modules are proxies of the learner's process (:mod:`.remote`): the grader, its inputs, the
+expected answers and the comparison stay in this process. It calls the learner's functions
+through :func:`call`, compares what comes back with :func:`expect`, and reports a check that
+does not hold with :func:`fail`: each raises :class:`GradeFailure`, whose message is the row's
+detail, e.g.
 
     unbroadcast(grad = [[0., 1., 2.], [3., 4., 5.]] (2, 3), shape=(1, 3)): expected the result
     [[3., 5., 7.]] (1, 3), got [[0., 1., 2.]] (1, 3)
@@ -12,16 +15,16 @@ The grading runner (:mod:`.grading`) reads :class:`GradeFailure` and :func:`wher
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-import traceback
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
 
-from . import workspace
+from .remote import Learner, LearnerError, LearnerStopped, Proxy
 
 
 class GradeFailure(AssertionError):
@@ -29,15 +32,29 @@ class GradeFailure(AssertionError):
 
 
 class Workspace:
-    """The learner's package, loaded, as graders see it: ``ws.mod("autograd")``."""
+    """The learner's package as graders see it: ``ws.mod("autograd")``, a proxy."""
 
-    def __init__(self, package: types.ModuleType, directory: Path) -> None:
-        self.package = package
+    def __init__(self, learner: Learner, directory: Path) -> None:
+        self.learner = learner
         self.directory = directory
 
-    def mod(self, name: str) -> types.ModuleType:
-        """The workspace's module ``name`` ("ops.elementwise")."""
-        return importlib.import_module(f"{self.package.__name__}.{name}")
+    def mod(self, name: str) -> Any:
+        """The workspace's module ``name`` ("ops.elementwise"), in the learner's process."""
+        return self.learner.module(name)
+
+    def kit(self, name: str, *args: Any) -> Any:
+        """A test object built in the learner's process (see ``learner_process.KIT``)."""
+        return self.learner.kit(name, *args)
+
+    @contextlib.contextmanager
+    def errstate(self, **settings: str) -> Iterator[None]:
+        """NumPy's error handling (``over="raise"``, ...) around the learner's calls inside."""
+        previous = self.learner.errstate
+        self.learner.errstate = {**previous, **settings}
+        try:
+            yield
+        finally:
+            self.learner.errstate = previous
 
     @staticmethod
     def lib(name: str) -> types.ModuleType:
@@ -50,12 +67,23 @@ def fail(message: str) -> NoReturn:
     raise GradeFailure(message)
 
 
+def _data(value: Any) -> Any:
+    """A Tensor's (or a proxy of one's) ``.data``; anything else as it is."""
+    if isinstance(value, np.ndarray) or value is None:
+        return value
+    try:
+        return value.data if hasattr(value, "data") else value
+    except LearnerError:
+        return value
+
+
 def describe(value: Any, limit: int = 70) -> str:
     """A short one-line picture of an array or number for a failure message."""
+    value = _data(value)
     if value is None:
         return "None"
-    if hasattr(value, "data") and not isinstance(value, np.ndarray):  # a Tensor
-        value = value.data
+    if isinstance(value, Proxy):
+        return shorten(repr(value), limit)
     try:
         array = np.asarray(value)
     except Exception:  # noqa: BLE001 - anything the learner returned
@@ -80,8 +108,9 @@ def as_array(value: Any, what: str, given: str) -> np.ndarray:
     """``value`` (an array, or a Tensor's data) as a numpy array, or a failure saying what came."""
     if value is None:
         fail(f"{given}: {what} is None")
-    if hasattr(value, "data") and not isinstance(value, np.ndarray):
-        value = value.data
+    value = _data(value)
+    if isinstance(value, Proxy):
+        fail(f"{given}: {what} should be an array, got {shorten(repr(value), 60)}")
     try:
         return np.asarray(value, dtype=np.float64)
     except Exception:  # noqa: BLE001
@@ -116,26 +145,19 @@ def call(what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> 
         if str(error).startswith("Task "):
             raise
         raise GradeFailure(f"{what} raised NotImplementedError: {error}{where(error)}") from None
-    except GradeFailure:
-        raise
-    except KeyboardInterrupt:
+    except (GradeFailure, LearnerStopped, KeyboardInterrupt):
         raise
     except BaseException as error:  # noqa: BLE001 - SystemExit, RecursionError, ... all fail the task
         raise GradeFailure(
-            f"{what} raised {type(error).__name__}: {shorten(str(error), 160)}{where(error)}"
+            f"{what} raised {kind(error)}: {shorten(str(error), 240)}{where(error)}"
         ) from None
 
 
 def where(error: BaseException) -> str:
-    """' (tinysiam/autograd.py, line 12)': the last frame of the error inside a workspace."""
-    frames = traceback.extract_tb(error.__traceback__)
-    for frame in reversed(frames):
-        parts = Path(frame.filename).parts
-        if "tinysiam" in parts and "course" not in parts and not _is_library(frame.filename):
-            inside = parts[len(parts) - 1 - parts[::-1].index("tinysiam") :]
-            return f" ({'/'.join(inside)}, line {frame.lineno})"
-    return ""
+    """' (tinysiam/autograd.py, line 12)': the workspace line a learner's exception came from."""
+    return error.where if isinstance(error, LearnerError) else ""
 
 
-def _is_library(filename: str) -> bool:
-    return Path(filename).resolve().is_relative_to(workspace.PACKAGE)
+def kind(error: BaseException) -> str:
+    """The name of an exception's type, the learner's own for a :class:`LearnerError`."""
+    return error.type_name if isinstance(error, LearnerError) else type(error).__name__

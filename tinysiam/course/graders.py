@@ -7,8 +7,11 @@ with the installed library's answer for the same inputs: values, shapes and grad
 float64. A check that does not hold raises GradeFailure with the input, what was expected and
 what came; Hypothesis first shrinks the input to the smallest that still fails.
 
-While a task is graded, every other task's functions are the library's (see
-:func:`tinysiam.course.workspace.transplant`), so the graders may use the whole workspace.
+The learner's code runs in its own process: ``ws.mod("autograd")`` is a proxy (see
+:mod:`tinysiam.course.remote`), arrays and numbers come back by value, and a grader never
+trusts an object of the learner's for what it knows itself (the graph it built, the right
+answer). While a task is graded, every other task's functions are the library's (see
+:func:`tinysiam.course.submission.assemble`), so the graders may use the whole workspace.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from .grader_helpers import Workspace, as_array, call, describe, expect, fail
+from .grader_helpers import GradeFailure, Workspace, as_array, call, describe, expect, fail, kind
+from .learner_process import function as library_function
+from .remote import LearnerError
 from .strategies import (
     arrays,
     bools,
@@ -82,7 +87,7 @@ def _op_case(
     expected = theirs.backward(library_ctx, grad.copy())
     given = _given(name, {**inputs, "grad": grad}, params)
     ctx = ws.mod("autograd").Context(tuple(need))
-    with np.errstate(**(errstate or {})):
+    with ws.errstate(**(errstate or {})):
         out = call(
             f"{given}: {name}.forward", mine.forward, ctx, *[a.copy() for a in arrays_], **params
         )
@@ -116,22 +121,6 @@ def _library_tensor(array: np.ndarray, requires_grad: bool = False) -> Any:
 
 
 # ----- 3.1 and 3.2: the engine ---------------------------------------------------------------
-def _function(base: type, name: str, forward: Callable, backward: Callable) -> Any:
-    """A Function subclass of ``base`` (the workspace's or the library's) from two functions."""
-    return type(
-        name, (base,), {"forward": staticmethod(forward), "backward": staticmethod(backward)}
-    )
-
-
-def _combine_forward(ctx: Any, *arrays: Any) -> Any:
-    ctx.count = len(arrays)
-    return sum(arrays[1:], arrays[0].copy())
-
-
-def _combine_backward(ctx: Any, grad: Any) -> tuple[Any, ...]:
-    return (grad,) * ctx.count
-
-
 @st.composite
 def _graphs(draw: Any, max_leaves: int = 4, max_ops: int = 7) -> tuple[list[bool], list[list[int]]]:
     """A random graph: which leaves require grad, and each op's inputs (earlier tensors, repeated
@@ -147,7 +136,7 @@ def _graphs(draw: Any, max_leaves: int = 4, max_ops: int = 7) -> tuple[list[bool
 
 def grade_topological_order(ws: Workspace) -> None:
     autograd = ws.mod("autograd")
-    combine = _function(autograd.Function, "Combine", _combine_forward, _combine_backward)
+    combine = ws.kit("function", autograd.Function, "combine")
 
     @prove(_graphs(), examples=25)
     def _(graph: tuple[list[bool], list[list[int]]]) -> None:
@@ -155,21 +144,16 @@ def grade_topological_order(ws: Workspace) -> None:
         tensors = [_tensor(ws, np.zeros(2), r) for r in requires]
         for inputs in ops:
             tensors.append(combine.apply(*[tensors[i] for i in inputs]))
-        names = {
-            id(t): (f"x{i}" if i < len(requires) else f"t{i - len(requires)}")
-            for i, t in enumerate(tensors)
-        }
+        names = [f"x{i}" for i in range(len(requires))] + [f"t{k}" for k in range(len(ops))]
         text = "; ".join(
-            f"t{k} = op({', '.join(names[id(tensors[i])] for i in inputs)})"
-            for k, inputs in enumerate(ops)
+            f"t{k} = op({', '.join(names[i] for i in inputs)})" for k, inputs in enumerate(ops)
         )
         constants = [f"x{i}" for i, r in enumerate(requires) if not r]
         given = f"the graph {text}" + (
             f" ({', '.join(constants)} requiring no grad)" if constants else ""
         )
-        output = tensors[-1]
-        order = call(f"{given}: _topological_order", autograd._topological_order, output)
-        _check_order(order, output, names, given)
+        order = call(f"{given}: _topological_order", autograd._topological_order, tensors[-1])
+        _check_order(order, tensors, requires, ops, names, given)
 
     chain_length = 3000
     x = _tensor(ws, np.zeros(1), True)
@@ -182,73 +166,54 @@ def grade_topological_order(ws: Workspace) -> None:
         autograd._topological_order,
         y,
     )
-    if len(order) != chain_length + 1:
+    if not isinstance(order, (list, tuple)) or len(order) != chain_length + 1:
         fail(
-            f"a chain of {chain_length} ops: expected {chain_length + 1} tensors, got {len(order)}"
+            f"a chain of {chain_length} ops: expected {chain_length + 1} tensors, "
+            f"got {len(order) if isinstance(order, (list, tuple)) else describe(order)}"
         )
 
 
-def _check_order(order: Any, output: Any, names: dict[int, str], given: str) -> None:
-    try:
-        order = list(order)
-    except TypeError:
+def _check_order(
+    order: Any,
+    tensors: list[Any],
+    requires: list[bool],
+    ops: list[list[int]],
+    names: list[str],
+    given: str,
+) -> None:
+    """Check ``order`` against the graph the grader built (never against the learner's view)."""
+    if not isinstance(order, (list, tuple)):
         fail(f"{given}: _topological_order must return a list of tensors, got {describe(order)}")
-    needed: dict[int, Any] = {}
-    stack = [output]
+    inputs: list[list[int]] = [[] for _ in requires] + [list(op) for op in ops]
+    wants = list(requires)
+    for op in ops:
+        wants.append(any(wants[i] for i in op))
+    needed: set[int] = set()
+    stack = [len(tensors) - 1]
     while stack:
-        tensor = stack.pop()
-        if id(tensor) in needed:
-            continue
-        needed[id(tensor)] = tensor
-        if tensor._node is not None:
-            stack.extend(p for p in tensor._node.inputs if p.requires_grad)
+        k = stack.pop()
+        if k not in needed:
+            needed.add(k)
+            stack.extend(i for i in inputs[k] if wants[i])
+    index = {id(tensor): k for k, tensor in enumerate(tensors)}
     positions: dict[int, int] = {}
     for position, tensor in enumerate(order):
-        if id(tensor) in positions:
-            fail(f"{given}: {names.get(id(tensor), 'a tensor')} comes twice in the order")
-        positions[id(tensor)] = position
-    missing = [names.get(k, "?") for k in needed if k not in positions]
+        if id(tensor) not in index:
+            fail(f"{given}: the order holds {describe(tensor)}, which is not a tensor of the graph")
+        k = index[id(tensor)]
+        if k in positions:
+            fail(f"{given}: {names[k]} comes twice in the order")
+        positions[k] = position
+    missing = [names[k] for k in sorted(needed) if k not in positions]
     if missing:
         fail(f"{given}: the order lacks {', '.join(missing)}")
-    for tensor in needed.values():
-        if tensor._node is None:
-            continue
-        for parent in tensor._node.inputs:
-            if parent.requires_grad and positions[id(parent)] > positions[id(tensor)]:
+    for k in sorted(needed):
+        for parent in (i for i in inputs[k] if wants[i]):
+            if positions[parent] > positions[k]:
                 fail(
-                    f"{given}: {names[id(parent)]} must come before {names[id(tensor)]}, "
-                    "which uses it; got the order "
-                    + ", ".join(names.get(id(t), "?") for t in order)
+                    f"{given}: {names[parent]} must come before {names[k]}, which uses it; got "
+                    "the order " + ", ".join(names[index[id(t)]] for t in order)
                 )
-
-
-def _graph_ops() -> dict[str, tuple[Callable, Callable]]:
-    def mul_forward(ctx: Any, a: Any, b: Any) -> Any:
-        ctx.save_for_backward(a, b)
-        return a * b
-
-    def mul_backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
-        a, b = ctx.saved_tensors
-        return grad * b, grad * a
-
-    def add_forward(ctx: Any, a: Any, b: Any) -> Any:
-        return a + b
-
-    def add_backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
-        return grad, grad
-
-    def sum_forward(ctx: Any, a: Any) -> Any:
-        ctx.shape = a.shape
-        return np.asarray(a.sum())
-
-    def sum_backward(ctx: Any, grad: Any) -> tuple[Any]:
-        return (np.broadcast_to(grad, ctx.shape),)  # read-only, as the library's Sum gives
-
-    return {
-        "*": (mul_forward, mul_backward),
-        "+": (add_forward, add_backward),
-        "sum": (sum_forward, sum_backward),
-    }
 
 
 LEAF_SHAPES = [(), (3,), (1,), (2, 3), (2, 1), (1, 3)]  # all broadcast to (2, 3)
@@ -273,9 +238,9 @@ def _valued_graphs(draw: Any) -> dict[str, Any]:
 
 def grade_backward_loop(ws: Workspace) -> None:
     autograd, library = ws.mod("autograd"), lib("autograd")
-    table = _graph_ops()
-    mine = {k: _function(autograd.Function, k, *fb) for k, fb in table.items()}
-    theirs = {k: _function(library.Function, k, *fb) for k, fb in table.items()}
+    rules = ("*", "+", "sum")
+    mine = {rule: ws.kit("function", autograd.Function, rule) for rule in rules}
+    theirs = {rule: library_function(library.Function, rule) for rule in rules}
 
     @prove(_valued_graphs(), examples=30)
     def _(case: dict[str, Any]) -> None:
@@ -285,8 +250,8 @@ def grade_backward_loop(ws: Workspace) -> None:
                 if preset:
                     leaf.grad = np.full(leaf.shape, 0.25)
             values = list(leaves)
-            for kind, inputs in case["ops"]:
-                values.append(ops[kind].apply(*[values[i] for i in inputs]))
+            for rule, inputs in case["ops"]:
+                values.append(ops[rule].apply(*[values[i] for i in inputs]))
             return leaves, (ops["sum"].apply(values[-1]) if case["scalar"] else values[-1])
 
         built = [build(lambda a, r: _tensor(ws, a, r), mine), build(_library_tensor, theirs)]
@@ -370,41 +335,32 @@ def _unary_rule(ws: Workspace, name: str, low: float, high: float) -> None:
 # ----- 4.1: the gradient checker -------------------------------------------------------------
 def grade_gradient_checker(ws: Workspace) -> None:
     module = ws.mod("gradcheck")
-    autograd = ws.mod("autograd")
-    checker, error_type = module.gradcheck, module.GradcheckError
+    base = ws.mod("autograd").Function
+    checker = module.gradcheck
 
     def cube(wrong_at: int | None = None, factor: float = 2.0) -> Any:
-        def forward(ctx: Any, x: Any) -> Any:
-            ctx.save_for_backward(x)
-            return x**3
-
-        def backward(ctx: Any, grad: Any) -> tuple[Any]:
-            (x,) = ctx.saved_tensors
-            g = 3 * x**2 * grad
-            if wrong_at is not None:
-                g = g.copy()
-                g.reshape(-1)[wrong_at if wrong_at >= 0 else slice(None)] *= factor
-            return (g,)
-
-        return _function(autograd.Function, "Cube", forward, backward)
+        """f(x) = x^3 in the learner's process, its gradient wrong at ``wrong_at`` if given."""
+        return ws.kit("cube", base, wrong_at, factor)
 
     def run(op: Any, x: np.ndarray, given: str, **tolerances: float) -> bool:
         """True when the checker accepts, False when it raises GradcheckError."""
         tensor = _tensor(ws, x, True)
         try:
-            result = checker(lambda t: op.apply(t), tensor, **tolerances)
-        except error_type:
-            return False
-        except NotImplementedError:
-            raise
-        except BaseException as error:  # noqa: BLE001
-            call(f"{given}: gradcheck", _raise, error)
+            result = checker(ws.kit("applier", op), tensor, **tolerances)
+        except LearnerError as error:
+            if error.is_a("GradcheckError"):
+                return False
+            if isinstance(error, NotImplementedError) and str(error).startswith("Task "):
+                raise
+            raise GradeFailure(
+                f"{given}: gradcheck raised {kind(error)}: {error}{error.where}"
+            ) from None
         if result is not True:
             fail(
                 f"{given}: gradcheck must return True when the gradient is right, "
                 f"got {describe(result)}"
             )
-        if not np.array_equal(tensor.data, x):
+        if not np.array_equal(as_array(tensor.data, "the input", given), x):
             fail(
                 f"{given}: gradcheck changed its input's values, {describe(x)} became "
                 f"{describe(tensor.data)}"
@@ -443,10 +399,6 @@ def grade_gradient_checker(ws: Workspace) -> None:
         fail(f"{given}: gradcheck raised GradcheckError, but the gradient 3 x^2 is right")
     if run(cube(wrong_at=-1, factor=1.05), x, given):
         fail(f"{given}: gradcheck accepted a gradient that is 5% too large everywhere")
-
-
-def _raise(error: BaseException) -> None:
-    raise error
 
 
 # ----- 5.1 and 5.2: broadcasting and reductions ----------------------------------------------
@@ -697,7 +649,7 @@ def _loss_case(
     expected = getattr(lib("losses"), name)(*library_inputs.values(), _library_tensor(y), **params)
     expected.sum().backward()
     mine = {k: _tensor(ws, v, True) for k, v in inputs.items()}
-    with np.errstate(**(errstate or {})):
+    with ws.errstate(**(errstate or {})):
         loss = call(
             f"{given}: {name}",
             getattr(ws.mod("losses"), name),

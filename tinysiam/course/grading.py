@@ -1,16 +1,20 @@
-"""Grading a workspace: each task's grader run in a child process, one row per task.
+"""Grading a workspace: one row per task, reached in this process, the learner's code in another.
 
-``grade(DIR, tasks)`` returns one :class:`Row` per task: passed, failed or not started. The
-graders (:mod:`.graders`, one per task, named in the task table) run in a child process
-(``python -m tinysiam.course.grading``), never in the process that prints the table, so
-nothing a learner's code does (raise SystemExit, recurse without end, loop forever, print
-without end, crash NumPy) can stop the grader:
+``grade(DIR, tasks)`` returns one :class:`Row` per task: passed, failed or not started;
+``assess(DIR, tasks)`` returns the rows and the workspace's warnings. Nothing of the learner's
+runs in this process, so nothing a learner's code does (patch the graders, raise SystemExit,
+loop forever, print without end, fill the memory, crash NumPy) can change a grade:
 
-* the child imports the workspace afresh for each task, under a package name of its own, puts
-  the library's code in for every other task (:func:`workspace.transplant`), runs the task's
-  grader and writes one JSON line per task to a results file; its output goes nowhere;
-* the parent reads the results as they come. A task that runs past the time limit, or a child
-  that dies, fails that task; the parent starts a new child for the tasks left.
+1. the workspace is read, not run (:func:`submission.inspect`): a file that does not parse, a
+   task's file or function deleted or renamed, a changed signature, code that reaches for the
+   installed library, tasks left as the library's code, code changed outside the tasks;
+2. the workspace is imported once in a learner process (:mod:`.remote`); when that raises or
+   hangs, every task fails at once with that one message;
+3. each task gets a fresh copy of the workspace with every other task's functions the
+   library's (:func:`submission.assemble`) and a fresh learner process, limited in memory, CPU
+   time and output. Its grader (:mod:`.graders`) runs here, calls the learner's functions
+   through proxies and compares what comes back with the installed library's answers. A task
+   that runs past its time limit, or whose process dies, fails; the next task starts afresh.
 
 A task is *not started* when its grader stops at the task's own NotImplementedError and every
 function of the task is still the stub; it *passed* when every check of its grader held.
@@ -18,21 +22,17 @@ function of the task is still the stub; it *passed* when every check of its grad
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
+import dataclasses
+import math
 import tempfile
 import time
-import types
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from . import workspace
-from .grader_helpers import GradeFailure, Workspace, shorten, where
-from .tasks import TASKS, TASKS_BY_ID, Task
+from . import graders, submission, workspace
+from .grader_helpers import GradeFailure, Workspace, kind, shorten, where
+from .remote import Learner, LearnerError, LearnerStopped, Limits
+from .tasks import Task
 
 PASSED, FAILED, NOT_STARTED = "passed", "failed", "not started"
 DEFAULT_TIMEOUT = 120.0  # seconds per task
@@ -41,7 +41,7 @@ DETAIL_LIMIT = 400  # characters of a failure shown
 
 @dataclass
 class Row:
-    """The grade of one task."""
+    """The grade of one task, and the workspace's warnings (another library, changed code)."""
 
     task: str
     title: str
@@ -49,24 +49,86 @@ class Row:
     status: str
     detail: str | None = None
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
 
 
-# ----- the parent: a table of rows -----------------------------------------------------------
-def grade(directory: Path, tasks: list[Task], timeout: float = DEFAULT_TIMEOUT) -> list[Row]:
-    """Grade ``tasks`` of the workspace in ``directory``, each in a child process, in order."""
-    rows: dict[str, Row] = {}
-    pending = [task.id for task in tasks]
-    while pending:
-        before = len(pending)
-        _run_child(directory.resolve(), pending, rows, timeout)
-        pending = [task_id for task_id in pending if task_id not in rows]
-        if len(pending) == before:  # the child could not grade anything: give up on the rest
-            for task_id in pending:
-                rows[task_id] = _row(
-                    TASKS_BY_ID[task_id], FAILED, "the grading process did not start"
+@dataclass
+class Assessment:
+    """The rows of the graded tasks and the warnings about the workspace as a whole."""
+
+    rows: list[Row]
+    warnings: list[str]
+
+
+def grade(
+    directory: Path,
+    tasks: list[Task],
+    timeout: float = DEFAULT_TIMEOUT,
+    *,
+    limits: Limits | None = None,
+    total_timeout: float | None = None,
+    accept_library_code: bool = False,
+) -> list[Row]:
+    """Grade ``tasks`` of the workspace in ``directory``, in order; see :func:`assess`."""
+    return assess(
+        directory,
+        tasks,
+        timeout,
+        limits=limits,
+        total_timeout=total_timeout,
+        accept_library_code=accept_library_code,
+    ).rows
+
+
+def assess(
+    directory: Path,
+    tasks: list[Task],
+    timeout: float = DEFAULT_TIMEOUT,
+    *,
+    limits: Limits | None = None,
+    total_timeout: float | None = None,
+    accept_library_code: bool = False,
+) -> Assessment:
+    """Grade ``tasks`` (the teacher's list decides, not the workspace's course.json).
+
+    Args:
+        directory: the workspace.
+        tasks: the tasks to grade, in order.
+        timeout: seconds per task, the workspace's import included.
+        limits: memory, output and CPU time of the learner's process (default :class:`Limits`).
+        total_timeout: seconds for the whole submission; the tasks left when it is spent fail.
+        accept_library_code: let a task whose functions are the library's own code pass (a
+            solved workspace, for teachers and CI); by default such a task fails as not
+            assigned in this workspace.
+    """
+    directory = directory.resolve()
+    limits = limits or Limits()
+    started = time.monotonic()
+    found = submission.inspect(directory)
+    warnings = [w for w in [workspace.library_warning(directory)] if w] + found.warnings
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="tinysiam-course-") as folder:
+        stop = found.broken or _import_failure(directory, Path(folder), limits, timeout)
+        for task in tasks:
+            spent = time.monotonic() - started
+            if stop is None and total_timeout is not None and spent > total_timeout:
+                stop = (
+                    f"not graded: the submission's time limit ({total_timeout:g} s) was "
+                    "spent on the tasks before"
                 )
-            break
-    return [rows[task.id] for task in tasks]
+            if stop is not None:
+                rows.append(_row(task, FAILED, stop))
+                continue
+            left = timeout
+            if total_timeout is not None:
+                left = min(timeout, total_timeout - (time.monotonic() - started))
+            place = Path(folder) / f"task-{task.id}"
+            rows.append(
+                _grade_task(directory, task, place, found, limits, left, accept_library_code)
+            )
+    for row in rows:
+        row.warnings = list(warnings)
+    return Assessment(rows, warnings)
 
 
 def _row(task: Task, status: str, detail: str | None, seconds: float = 0.0) -> Row:
@@ -75,118 +137,74 @@ def _row(task: Task, status: str, detail: str | None, seconds: float = 0.0) -> R
     return Row(task.id, task.title, task.page, status, detail, round(seconds, 2))
 
 
-def _run_child(directory: Path, pending: list[str], rows: dict[str, Row], timeout: float) -> None:
-    with tempfile.TemporaryDirectory(prefix="tinysiam-course-") as folder:
-        results = Path(folder) / "results.jsonl"
-        results.touch()
-        debug = os.environ.get("TINYSIAM_COURSE_DEBUG")
-        child = subprocess.Popen(
-            [sys.executable, "-m", "tinysiam.course.grading", str(directory), str(results)]
-            + pending,
-            cwd=folder,  # not the caller's folder: there, `tinysiam` may be a workspace
-            stdin=subprocess.DEVNULL,
-            stdout=None if debug else subprocess.DEVNULL,
-            stderr=None if debug else subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        current, started, read = None, time.monotonic(), 0
-        try:
-            while True:
-                finished = child.poll() is not None
-                with results.open() as stream:
-                    stream.seek(read)
-                    lines = stream.read()
-                complete = lines[: lines.rfind("\n") + 1]
-                read += len(complete)
-                for line in complete.splitlines():
-                    record = json.loads(line)
-                    task = TASKS_BY_ID[record["task"]]
-                    if record["event"] == "start":
-                        current, started = task, time.monotonic()
-                    else:
-                        rows[task.id] = _row(
-                            task, record["status"], record["detail"], record["seconds"]
-                        )
-                        current, started = None, time.monotonic()
-                if finished:
-                    break
-                if current is not None and time.monotonic() - started > timeout:
-                    rows[current.id] = _row(
-                        current,
-                        FAILED,
-                        f"still running after {timeout:g} s: an endless loop? "
-                        f"(the limit is --timeout)",
-                        timeout,
-                    )
-                    current = None
-                    break
-                if current is None and time.monotonic() - started > timeout:
-                    break  # the child hangs before its first task
-                time.sleep(0.02)
-        finally:
-            if child.poll() is None:
-                _kill(child)
-        if current is not None:  # it died in the middle of a task
-            rows[current.id] = _row(
-                current,
-                FAILED,
-                f"the grading process stopped during this task (exit code {child.returncode}): "
-                "os._exit, a crash inside NumPy, or out of memory",
-                time.monotonic() - started,
-            )
+def _start(
+    directory: Path, task: Task | None, folder: Path, limits: Limits, timeout: float
+) -> Learner:
+    """A learner process on the workspace assembled for ``task`` (None: all the library's)."""
+    folder.mkdir(parents=True)
+    origins = submission.assemble(directory, task, folder / "copy")
+    per_process = dataclasses.replace(
+        limits, cpu_seconds=min(limits.cpu_seconds, math.ceil(timeout) + 1)
+    )
+    return Learner(folder / "copy", origins, per_process, time.monotonic() + timeout, folder)
 
 
-def _kill(child: subprocess.Popen) -> None:
+def _import_failure(directory: Path, folder: Path, limits: Limits, timeout: float) -> str | None:
+    """Why the workspace does not import (with the library's code in every task), or None."""
     try:
-        os.killpg(child.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        child.kill()
-    child.wait()
+        _start(directory, None, folder / "import", limits, timeout).close()
+    except LearnerError as error:
+        return f"the workspace does not import: {kind(error)}: {error}{where(error)}"
+    except LearnerStopped as error:
+        return f"the workspace does not import: {error}"
+    return None
 
 
-# ----- the child: grade tasks, one JSON line each --------------------------------------------
-def _grade_one(directory: Path, task: Task, number: int, graders: types.ModuleType) -> Row:
-    name = f"tinysiam_workspace_{number}"
+def _grade_task(
+    directory: Path,
+    task: Task,
+    folder: Path,
+    found: submission.Inspection,
+    limits: Limits,
+    timeout: float,
+    accept_library_code: bool,
+) -> Row:
     start = time.perf_counter()
 
     def row(status: str, detail: str | None) -> Row:
         return _row(task, status, detail, time.perf_counter() - start)
 
-    try:
-        package = workspace.load(directory, name)
-    except BaseException as error:  # noqa: BLE001 - a learner's syntax error, import error, ...
-        if isinstance(error, KeyboardInterrupt):
-            raise
+    for problems in (found.problems, found.routes):
+        if task.id in problems:
+            return row(FAILED, problems[task.id])
+    if task.id in found.library_code and not accept_library_code:
         return row(
             FAILED,
-            f"the workspace does not import: {type(error).__name__}: {error}{where(error)}",
+            f"not assigned in this workspace: every function of task {task.id} is the library's "
+            "own code, never stubbed, so it does not count as yours; make a workspace with this "
+            "task (python -m tinysiam.course new DIR --tasks ...)",
         )
+    learner = None
     try:
-        others = [t for other in TASKS if other is not task for t in other.targets]
-        try:
-            workspace.transplant(package, others)
-        except Exception as error:  # noqa: BLE001
-            return row(
-                FAILED,
-                "could not put the library's code in place of the other tasks "
-                f"({type(error).__name__}: {error}); did a function or class get renamed?",
-            )
-        grader = getattr(graders, task.grader)
-        grader(Workspace(package, directory))
+        learner = _start(directory, task, folder, limits, timeout)
+        getattr(graders, task.grader)(Workspace(learner, directory))
         return row(PASSED, None)
     except BaseException as error:  # noqa: BLE001
         error = _first(error)
         if isinstance(error, KeyboardInterrupt):
             raise
+        if isinstance(error, LearnerStopped):
+            return row(FAILED, str(error))
         if isinstance(error, NotImplementedError) and str(error).startswith(f"Task {task.id}:"):
             if _all_stubs(directory, task):
                 return row(NOT_STARTED, str(error))
             return row(FAILED, f"not written yet: {error}")
         if isinstance(error, GradeFailure):
             return row(FAILED, str(error))
-        return row(FAILED, f"{type(error).__name__}: {error}{where(error)}")
+        return row(FAILED, f"{kind(error)}: {error}{where(error)}")
     finally:
-        workspace.unload(name)
+        if learner is not None:
+            learner.close()
 
 
 def _first(error: BaseException) -> BaseException:
@@ -202,35 +220,3 @@ def _all_stubs(directory: Path, task: Task) -> bool:
         if not path.is_file() or not workspace.is_stub(path.read_text(), task, target):
             return False
     return True
-
-
-def child_main(argv: list[str]) -> None:
-    """Grade the tasks ``argv[2:]`` of workspace ``argv[0]``, writing results to ``argv[1]``."""
-    directory, results, task_ids = Path(argv[0]), Path(argv[1]), argv[2:]
-    with results.open("a", buffering=1) as stream:
-
-        def emit(**record: Any) -> None:
-            stream.write(json.dumps(record) + "\n")
-            stream.flush()
-
-        try:
-            from . import graders
-        except ImportError as error:
-            for task_id in task_ids:
-                emit(event="start", task=task_id)
-                emit(
-                    event="result",
-                    task=task_id,
-                    status=FAILED,
-                    detail=f"the graders need {error.name}: pip install {error.name}",
-                    seconds=0.0,
-                )
-            return
-        for number, task_id in enumerate(task_ids):
-            emit(event="start", task=task_id)
-            row = _grade_one(directory, TASKS_BY_ID[task_id], number, graders)
-            emit(event="result", **{k: v for k, v in asdict(row).items() if k != "title"})
-
-
-if __name__ == "__main__":  # the child, started by grade()
-    child_main(sys.argv[1:])

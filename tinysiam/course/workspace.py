@@ -5,25 +5,22 @@ but LEFT_OUT: the course, the experiments' toolkit and its deprecated aliases, w
 does not ask for) and replaces the body of each chosen task's functions by
 ``raise NotImplementedError("Task 3.2: ...")``, keeping the signature and the docstring. The
 functions are found with :mod:`ast` by qualified name ("Mul.backward"), so the library's source
-carries no markers.
+carries no markers. ``DIR/course.json`` records the tasks and the library the workspace was made
+from (its version and a hash of its source, :func:`library_fingerprint`);
+:func:`library_warning` says when the grading library is another.
 
 ``load(DIR, name)`` imports ``DIR/tinysiam`` under another package name (its imports inside
-the package are relative), so the learner's engine and the installed one, which the graders
-use for the expected answers, live side by side in one process. The installed package is never
-touched.
-
-``transplant(package, targets)`` puts the installed package's bodies of ``targets`` into the
-learner's package: while one task is graded, every other task runs the library's own code, so
-a task fails for its own mistakes only.
+the package are relative), so the learner's engine and the installed one live side by side in
+one process: run-experiment trains that way. Grading never imports a workspace in the grader's
+process (see :mod:`tinysiam.course.grading`).
 """
 
 from __future__ import annotations
 
 import ast
-import dis
-import importlib
+import functools
+import hashlib
 import importlib.util
-import inspect
 import json
 import shutil
 import sys
@@ -60,6 +57,43 @@ def version() -> str:
         return "unknown"
 
 
+@functools.cache
+def library_fingerprint() -> str:
+    """The SHA-256 of the installed package's source: every .py file, by path, in order."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def library_warning(directory: Path) -> str | None:
+    """A warning line when the workspace was made from another library than the grading one.
+
+    None when ``DIR/course.json`` records this library's version and source hash.
+    """
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text())
+    except (OSError, ValueError):
+        manifest = {}
+    if not isinstance(manifest, dict):
+        manifest = {}
+    made = (manifest.get("tinysiam_version"), manifest.get("library_source_sha256"))
+    grading = (version(), library_fingerprint())
+    if made == grading:
+        return None
+    if made[1] is None:
+        return (
+            f"warning: {directory / MANIFEST} does not record the library the workspace was made "
+            f"from; it is graded by tinysiam {grading[0]} (source {grading[1][:12]})"
+        )
+    return (
+        f"warning: the workspace was made from tinysiam {made[0]} (source {str(made[1])[:12]}) "
+        f"and is graded by tinysiam {grading[0]} (source {grading[1][:12]}): the starter code "
+        "and the graders may differ"
+    )
+
+
 # ----- creating ------------------------------------------------------------------------------
 def create(directory: Path, tasks: list[Task], with_solutions: bool = False) -> list[Task]:
     """Write a workspace to ``directory`` (new or empty) and return the tasks left to write.
@@ -93,6 +127,7 @@ def create(directory: Path, tasks: list[Task], with_solutions: bool = False) -> 
             path.write_text(stub_source(path.read_text(), targets))
     manifest = {
         "tinysiam_version": version(),
+        "library_source_sha256": library_fingerprint(),
         "tasks": [task.id for task in tasks],
         "with_solutions": with_solutions,
     }
@@ -285,76 +320,3 @@ def unload(name: str) -> None:
     """Forget the package ``name`` and its submodules: the next load reads the files afresh."""
     for module_name in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
         del sys.modules[module_name]
-
-
-def resolve(module: types.ModuleType, qualname: str) -> tuple[Any, str]:
-    """The object that holds ``qualname`` (the module or a class) and the attribute's name."""
-    owner: Any = module
-    *classes, name = qualname.split(".")
-    for class_name in classes:
-        owner = getattr(owner, class_name)
-    return owner, name
-
-
-def transplant(package: types.ModuleType, targets: list[Target]) -> None:
-    """Replace each target in ``package`` (a loaded workspace) by the installed library's body.
-
-    The library's function is rebuilt with the workspace module's globals, so it calls the
-    workspace's other functions and builds the workspace's tensors, as if written there. When
-    that is impossible (a global the workspace no longer has) the library's function is used
-    as it is.
-
-    A module-level function is also replaced where other modules of the workspace hold it
-    (``from .conv import im2col``). A function the workspace lacks is put back in its own module
-    only: no other module can hold it.
-    """
-    for target in targets:
-        mine = importlib.import_module(f"{package.__name__}.{target.module}")
-        library = importlib.import_module(f"tinysiam.{target.module}")
-        owner, name = resolve(mine, target.qualname)
-        library_owner, _ = resolve(library, target.qualname)
-        raw = inspect.getattr_static(library_owner, name)
-        wrapper = type(raw) if isinstance(raw, (staticmethod, classmethod)) else None
-        function = raw.__func__ if wrapper is not None else raw
-        rebuilt = _rebind(function, mine.__dict__, owner if isinstance(owner, type) else None)
-        old = inspect.getattr_static(owner, name, None)
-        setattr(owner, name, wrapper(rebuilt) if wrapper is not None else rebuilt)
-        if not isinstance(owner, type) and old is not None:
-            _replace_elsewhere(package, mine, old, rebuilt)
-
-
-def _replace_elsewhere(
-    package: types.ModuleType, home: types.ModuleType, old: Any, new: Any
-) -> None:
-    """Rebind every name of ``package``'s modules but ``home`` that holds ``old`` to ``new``."""
-    for module_name, module in list(sys.modules.items()):
-        if module_name.startswith(package.__name__ + ".") and module is not home:
-            for key, value in list(vars(module).items()):
-                if value is old:
-                    setattr(module, key, new)
-
-
-def _rebind(function: types.FunctionType, namespace: dict, owner: type | None) -> Any:
-    code = function.__code__
-    missing = [
-        instruction.argval
-        for instruction in dis.get_instructions(code)
-        if instruction.opname == "LOAD_GLOBAL"
-        and instruction.argval not in namespace
-        and instruction.argval not in _BUILTINS
-    ]
-    closure: tuple[types.CellType, ...] | None = None
-    if code.co_freevars:
-        if code.co_freevars != ("__class__",) or owner is None:
-            return function
-        closure = (types.CellType(owner),)
-    if missing:
-        return function
-    rebuilt = types.FunctionType(code, namespace, function.__name__, function.__defaults__, closure)
-    rebuilt.__kwdefaults__ = function.__kwdefaults__
-    rebuilt.__qualname__ = function.__qualname__
-    rebuilt.__doc__ = function.__doc__
-    return rebuilt
-
-
-_BUILTINS = set(dir(__import__("builtins")))
