@@ -84,11 +84,11 @@ def library_warning(directory: Path) -> str | None:
         return None
     if made[1] is None:
         return (
-            f"warning: {directory / MANIFEST} does not record the library the workspace was made "
+            f"{directory / MANIFEST} does not record the library the workspace was made "
             f"from; it is graded by tinysiam {grading[0]} (source {grading[1][:12]})"
         )
     return (
-        f"warning: the workspace was made from tinysiam {made[0]} (source {str(made[1])[:12]}) "
+        f"the workspace was made from tinysiam {made[0]} (source {str(made[1])[:12]}) "
         f"and is graded by tinysiam {grading[0]} (source {grading[1][:12]}): the starter code "
         "and the graders may differ"
     )
