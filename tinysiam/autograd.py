@@ -145,6 +145,8 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     If x of shape (3, 1) was broadcast to (2, 3, 4) in the forward pass, each of its elements
     was used 2*4 times, so its gradient is the sum over the broadcast axes:
     the leading axis that was added and the axis of size 1 that was stretched.
+
+    Course task 5.1 (docs/build-it-yourself.md).
     """
     if grad.shape == shape:
         return grad
@@ -165,6 +167,8 @@ def backward(output: Tensor, grad: Any = None, retain_graph: bool = False) -> No
             defaults to 1 for a scalar.
         retain_graph: keep the saved arrays so backward can run through the graph again.
             By default they are released as soon as they are used, to free memory.
+
+    Course task 3.2 (docs/build-it-yourself.md).
     """
     if not output.requires_grad:
         raise RuntimeError("backward() called on a tensor that does not require grad")
@@ -227,6 +231,8 @@ def _topological_order(output: Tensor) -> list[Tensor]:
 
     Iterative depth-first search with an explicit stack: deep graphs (thousands of ops)
     never hit Python's recursion limit.
+
+    Course task 3.1 (docs/build-it-yourself.md).
     """
     order: list[Tensor] = []
     visited: set[int] = set()

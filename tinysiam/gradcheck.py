@@ -107,6 +107,28 @@ def _like(reference: Tensor, values: np.ndarray):
 
 
 def _check_elementwise(i, x, analytic, scalar, eps, atol, rtol) -> None:
+    """Check every element's derivative of ``scalar`` against ``analytic``.
+
+    For each flat index k of ``x``, the central difference
+    (scalar(i, x + eps e_k) - scalar(i, x - eps e_k)) / (2 eps), with x[k] put back after,
+    then all of them compared with ``analytic`` at once by :func:`_compare`.
+
+    Args:
+        i: the position of the checked input among ``gradcheck``'s inputs (for ``scalar`` and
+            the report, "input {i}").
+        x: that input's values, a float64 NumPy copy that may be changed in place (put each
+            element back after perturbing it).
+        analytic: the engine's gradient of the scalar, x's shape (zeros if it got none).
+        scalar: ``scalar(i, values)`` -> float, the projected output sum(fn(...) * v) with
+            input i replaced by ``values`` (an array of x's shape), computed without a graph.
+        eps: the finite-difference step.
+        atol, rtol: the tolerances, passed on to :func:`_compare`.
+
+    Raises:
+        GradcheckError: from :func:`_compare`, naming the worst index, e.g. "index (1, 2)".
+
+    Course task 4.1 (docs/build-it-yourself.md).
+    """
     numeric = np.empty_like(x)
     flat = x.reshape(-1)
     for k in range(flat.size):
@@ -128,6 +150,23 @@ def _check_elementwise(i, x, analytic, scalar, eps, atol, rtol) -> None:
 
 
 def _check_directions(i, x, analytic, scalar, eps, atol, rtol, rng) -> None:
+    """Check ``analytic`` along random directions, for inputs too large to check per element.
+
+    Draws ``RANDOM_DIRECTIONS`` directions u, each of x's shape with standard normal entries,
+    from ``rng`` (one array ``rng.standard_normal((RANDOM_DIRECTIONS,) + x.shape)``, so that a
+    seed gives the same directions). For each u, the central difference
+    (scalar(i, x + eps u) - scalar(i, x - eps u)) / (2 eps) is the directional derivative, to
+    be compared with the analytic one, <analytic, u> = sum(analytic * u), by :func:`_compare`.
+
+    Args:
+        i, x, analytic, scalar, eps, atol, rtol: as for :func:`_check_elementwise`.
+        rng: a ``numpy.random.Generator``, seeded by ``gradcheck``'s ``seed``.
+
+    Raises:
+        GradcheckError: from :func:`_compare`, naming the worst direction, "random direction k".
+
+    Course task 4.1 (docs/build-it-yourself.md).
+    """
     directions = rng.standard_normal((RANDOM_DIRECTIONS,) + x.shape)
     numeric = np.array(
         [(scalar(i, x + eps * u) - scalar(i, x - eps * u)) / (2 * eps) for u in directions]
@@ -137,6 +176,18 @@ def _check_directions(i, x, analytic, scalar, eps, atol, rtol, rng) -> None:
 
 
 def _compare(name, analytic, numeric, atol, rtol, describe) -> None:
+    """Raise unless |analytic - numeric| <= atol + rtol |numeric| holds everywhere.
+
+    Args:
+        name: what was checked, for the report, e.g. "input 0".
+        analytic, numeric: arrays of one shape: derivatives per element, or per direction.
+        atol, rtol: the absolute and relative tolerances.
+        describe: maps the worst flat index k (an int) to the words of the report, e.g.
+            ``lambda k: f"random direction {k}"``; called only on a failure.
+
+    Raises:
+        GradcheckError: at the worst entry (a NaN counts as the worst), with both values.
+    """
     excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
     excess = np.where(np.isfinite(excess), excess, np.inf)  # a NaN gradient is the worst error
     worst = int(np.argmax(excess))

@@ -74,6 +74,8 @@ def contrastive_loss(
     Example:
         >>> f1, f2 = twin(x1, x2)
         >>> loss = contrastive_loss(f1, f2, y, margin=0.3)
+
+    Course task 10.1 (docs/build-it-yourself.md).
     """
     _check_reduction("contrastive_loss", reduction)
     check_float("contrastive_loss", "f1", f1)
@@ -126,6 +128,8 @@ def binary_cross_entropy(
         ValueError: p outside [0, 1] (logits belong in :func:`binary_cross_entropy_with_logits`),
             labels other than 0 and 1, an empty batch; NaN in p is not checked (see the top). On
             the GPU, p is checked only inside :func:`tinysiam.detect_anomaly` (see the top).
+
+    Course task 10.2 (docs/build-it-yourself.md).
     """
     _check_reduction("binary_cross_entropy", reduction)
     p = _pair_scores("binary_cross_entropy", p, "p")
@@ -171,12 +175,22 @@ class SigmoidCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx: Context, z: Any, y: Any) -> Any:
+        """The per-element loss of logits z and targets y (same shape), saving (z, y).
+
+        Course task 10.3 (docs/build-it-yourself.md).
+        """
         xp = get_array_module(z)
         ctx.save_for_backward(z, y)
         return xp.maximum(z, 0) - z * y + xp.log1p(xp.exp(-xp.abs(z)))
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        """(dL/dz, dL/dy) from g; the sigmoid computed as in ``ops.SigmoidOp``, without overflow.
+        ``ctx.saved_tensors`` holds what forward saved; an input whose ``ctx.needs_input_grad``
+        entry is False gets None instead of an array.
+
+        Course task 10.3 (docs/build-it-yourself.md).
+        """
         z, y = ctx.saved_tensors
         xp = get_array_module(z)
         grad_z = grad_y = None

@@ -91,7 +91,9 @@ TASKS: tuple[Task, ...] = (
                 "backward",
                 "seed the output's gradient, visit the tensors in reverse topological order, "
                 "call each node's backward, unbroadcast and ADD each input's gradient to its "
-                "total, and accumulate into the .grad of leaves",
+                "total, and accumulate into the .grad of leaves; without retain_graph, release "
+                "each node once used, so that a second backward raises the RuntimeError page 3 "
+                "shows",
             ),
         ),
         "grade_backward_loop",
@@ -103,11 +105,11 @@ TASKS: tuple[Task, ...] = (
         tuple(
             Target("ops/elementwise.py", f"{op}.backward", hint)
             for op, hint in (
-                ("Mul", "return (grad * b, grad * a) for a * b"),
-                ("Div", "return (grad / b, -grad * a / b^2) for a / b"),
-                ("Pow", "return (grad * b a^(b-1), grad * a^b log a) for a ** b"),
-                ("Exp", "return (grad * e^a,) from the saved output"),
-                ("Log", "return (grad / a,)"),
+                ("Mul", "one adjoint per input: grad times the local derivative of a * b"),
+                ("Div", "the adjoints of a / b: derive d/da and d/db of a quotient"),
+                ("Pow", "the adjoints of a ** b for both inputs, the exponent's included"),
+                ("Exp", "the adjoint of e^a, using what forward saved"),
+                ("Log", "the adjoint of log a"),
             )
         ),
         "grade_elementwise_rules",
@@ -179,12 +181,13 @@ TASKS: tuple[Task, ...] = (
             Target(
                 "ops/linalg.py",
                 "MatMul.backward",
-                "return (grad @ b^T, a^T @ grad), transposing the last two axes",
+                "the two adjoints of a batched product (..., n, k) @ (..., k, m), each of its "
+                "input's shape",
             ),
             Target(
                 "ops/linalg.py",
                 "DenseOp.backward",
-                "return (g W, g^T x) and, with a bias, g summed over the batch",
+                "the adjoints of Y = x W^T + b for x, W and (when there is one) b",
             ),
         ),
         "grade_matmul_dense",
@@ -210,7 +213,11 @@ TASKS: tuple[Task, ...] = (
                 "1 / (1 + e^-a) computed from e = e^-|a| so that nothing overflows, "
                 "saving the output",
             ),
-            Target("ops/elementwise.py", "SigmoidOp.backward", "grad * s (1 - s)"),
+            Target(
+                "ops/elementwise.py",
+                "SigmoidOp.backward",
+                "the adjoint of the sigmoid, written with its saved output s",
+            ),
         ),
         "grade_sigmoid",
     ),
@@ -250,8 +257,8 @@ TASKS: tuple[Task, ...] = (
             Target(
                 "reference/conv.py",
                 "ReferenceConv2dOp.backward",
-                "dW = g @ cols^T, dx = col2im(W^T @ g) without the padding, db = g summed over "
-                "N, OH and OW",
+                "the three gradients of out = W_m cols + b: the weights', the bias', and the "
+                "input's through the columns, col2im and the padding",
             ),
         ),
         "grade_conv2d_backward",
@@ -269,7 +276,8 @@ TASKS: tuple[Task, ...] = (
             Target(
                 "reference/pool.py",
                 "ReferenceMaxPool2dOp.backward",
-                "each window's gradient to its winner only, added back with col2im",
+                "each window's gradient to its winner only (on a tie, the first maximum in "
+                "row-major order, as argmax picks it), added back with col2im",
             ),
         ),
         "grade_max_pool2d",

@@ -50,6 +50,15 @@ class Mul(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        """(dL/da, dL/db) for a * b, from g = dL/d(a b): each input's local derivative (the class
+        docstring) times g.
+
+        The adjoints have the broadcast output's shape; the engine sums them back to each input's
+        shape (``unbroadcast``). ``ctx.saved_tensors`` holds what forward saved; an input whose
+        ``ctx.needs_input_grad`` entry is False gets None instead of an array.
+
+        Course task 3.3 (docs/build-it-yourself.md).
+        """
         a, b = ctx.saved_tensors
         grad_a = grad * b if ctx.needs_input_grad[0] else None
         grad_b = grad * a if ctx.needs_input_grad[1] else None
@@ -67,6 +76,13 @@ class Div(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        """(dL/da, dL/db) for a / b, from g = dL/d(a / b) and the saved (a, b).
+
+        ``ctx.saved_tensors`` holds what forward saved; an input whose ``ctx.needs_input_grad``
+        entry is False gets None instead of an array.
+
+        Course task 3.3 (docs/build-it-yourself.md).
+        """
         a, b = ctx.saved_tensors
         grad_a = grad / b if ctx.needs_input_grad[0] else None
         grad_b = -grad * a / (b * b) if ctx.needs_input_grad[1] else None
@@ -97,6 +113,14 @@ class Pow(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        """(dL/da, dL/db) for a ** b, from g and the saved (a, b, out = a ** b).
+
+        The exponent's adjoint uses log a, which is NaN for a < 0: it is computed only when b
+        requires grad. ``ctx.saved_tensors`` holds what forward saved; an input whose
+        ``ctx.needs_input_grad`` entry is False gets None instead of an array.
+
+        Course task 3.3 (docs/build-it-yourself.md).
+        """
         a, b, out = ctx.saved_tensors
         xp = get_array_module(a)
         grad_a = grad * b * a ** (b - 1) if ctx.needs_input_grad[0] else None
@@ -115,6 +139,10 @@ class Exp(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any]:
+        """(dL/da,) for e^a, from g and the saved output e^a (no second exponential).
+
+        Course task 3.3 (docs/build-it-yourself.md).
+        """
         (out,) = ctx.saved_tensors
         return (grad * out,)
 
@@ -129,6 +157,10 @@ class Log(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any]:
+        """(dL/da,) for log a, from g and the saved input a.
+
+        Course task 3.3 (docs/build-it-yourself.md).
+        """
         (a,) = ctx.saved_tensors
         return (grad / a,)
 
@@ -238,12 +270,21 @@ class ReLUOp(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any) -> Any:
+        """max(a, 0) elementwise, saving what backward needs (the output will do: it is positive
+        exactly where a is).
+
+        Course task 6.2 (docs/build-it-yourself.md).
+        """
         out = get_array_module(a).maximum(a, 0)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any]:
+        """(dL/da,): the gradient where the input was positive, 0 elsewhere (0 at a = 0 too).
+
+        Course task 6.2 (docs/build-it-yourself.md).
+        """
         (out,) = ctx.saved_tensors
         return (grad * (out > 0),)
 
@@ -257,6 +298,10 @@ class SigmoidOp(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any) -> Any:
+        """s(a) from e = e^-|a| (see the class docstring), saving s for backward.
+
+        Course task 6.3 (docs/build-it-yourself.md).
+        """
         xp = get_array_module(a)
         e = xp.exp(-xp.abs(a))
         out = xp.where(a >= 0, 1, e) / (1 + e)
@@ -265,5 +310,10 @@ class SigmoidOp(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any]:
+        """(dL/da,) from the saved output s: the derivative is a function of s, so backward needs no
+        exponential.
+
+        Course task 6.3 (docs/build-it-yourself.md).
+        """
         (out,) = ctx.saved_tensors
         return (grad * out * (1 - out),)

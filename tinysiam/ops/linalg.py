@@ -30,6 +30,16 @@ class MatMul(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        """(dL/da, dL/db) for C = a @ b, from g = dL/dC.
+
+        Shapes: a (..., n, k), b (..., k, m), g (..., n, m); ``swapaxes(-1, -2)`` transposes the
+        last two axes of a batch of matrices. A batch axis that was broadcast comes back with the
+        broadcast size; the engine sums it away (``unbroadcast``). ``ctx.saved_tensors`` holds what
+        forward saved; an input whose ``ctx.needs_input_grad`` entry is False gets None instead of
+        an array.
+
+        Course task 6.1 (docs/build-it-yourself.md).
+        """
         a, b = ctx.saved_tensors
         grad_a = grad @ b.swapaxes(-1, -2) if ctx.needs_input_grad[0] else None
         grad_b = a.swapaxes(-1, -2) @ grad if ctx.needs_input_grad[1] else None
@@ -66,6 +76,13 @@ class DenseOp(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, ...]:
+        """(dL/dx, dL/dW) and, when the op was given a bias, dL/db, from g = dL/dy (N, out).
+
+        ``ctx.saved_tensors`` is (x, weight); ``len(ctx.needs_input_grad)`` is 3 when there is a
+        bias, 2 without one (return as many adjoints as inputs).
+
+        Course task 6.1 (docs/build-it-yourself.md).
+        """
         x, weight = ctx.saved_tensors
         grad_x = grad @ weight if ctx.needs_input_grad[0] else None
         grad_w = grad.T @ x if ctx.needs_input_grad[1] else None

@@ -44,6 +44,14 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any]:
+        """(dL/da,) for a sum: every summed element gets the output's gradient.
+
+        ``grad`` has the output's shape: the input's without the summed axes ``ctx.axes``, or with
+        them as size 1 when ``ctx.keepdims``. ``_expand_reduced(grad, ctx.shape, ctx.axes,
+        ctx.keepdims)`` puts those axes back as size 1, ready to broadcast to ``ctx.shape``.
+
+        Course task 5.2 (docs/build-it-yourself.md).
+        """
         grad = _expand_reduced(grad, ctx.shape, ctx.axes, ctx.keepdims)
         return (get_array_module(grad).broadcast_to(grad, ctx.shape),)
 
@@ -66,6 +74,11 @@ class Mean(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any]:
+        """(dL/da,) for a mean: as for the sum, divided by ``ctx.count``, the number of elements
+        averaged into each output.
+
+        Course task 5.2 (docs/build-it-yourself.md).
+        """
         grad = _expand_reduced(grad, ctx.shape, ctx.axes, ctx.keepdims) / ctx.count
         return (get_array_module(grad).broadcast_to(grad, ctx.shape),)
 
@@ -81,6 +94,18 @@ class Max(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+        """The max of ``a`` over ``axis`` (all axes when None), keeping the axes as size 1 when
+        ``keepdims``.
+
+        Saves what backward needs: ``ctx.axes`` (``normalise_axis``), ``ctx.keepdims`` and, with
+        ``save_for_backward``, a boolean array of ``a``'s shape that is True at exactly one element
+        per output, the first maximum in row-major order over the reduced axes.
+
+        Raises:
+            ValueError: for an empty ``a``.
+
+        Course task 5.2 (docs/build-it-yourself.md).
+        """
         if a.size == 0:
             raise ValueError(f"max: cannot take the max of an empty tensor of shape {a.shape}")
         xp = get_array_module(a)
@@ -99,5 +124,9 @@ class Max(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any]:
+        """(dL/da,): each output's gradient goes to its winner; every other element gets 0.
+
+        Course task 5.2 (docs/build-it-yourself.md).
+        """
         (winner,) = ctx.saved_tensors
         return (_expand_reduced(grad, winner.shape, ctx.axes, ctx.keepdims) * winner,)

@@ -47,6 +47,8 @@ def im2col(
 
     Returns:
         cols: (C*kh*kw, N*OH*OW), a new array.
+
+    Course task 8.1 (docs/build-it-yourself.md).
     """
     xp = get_array_module(x_padded)
     n, c = x_padded.shape[:2]
@@ -80,6 +82,8 @@ def col2im(
 
     Returns:
         (N, C, Hp, Wp), a new array.
+
+    Course task 8.2 (docs/build-it-yourself.md).
     """
     xp = get_array_module(cols)
     n, c = x_padded_shape[:2]
@@ -132,7 +136,10 @@ class ReferenceConv2dOp(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, ...]:
-        """dW = g @ cols^T,  db = sum of g,  dx = col2im(W^T @ g) without the padding."""
+        """dW = g @ cols^T,  db = sum of g,  dx = col2im(W^T @ g) without the padding.
+
+        Course task 8.3 (docs/build-it-yourself.md).
+        """
         cols, weight = ctx.saved_tensors  # cols: (C*kh*kw, N*OH*OW)
         x_padded_shape, stride, (ph, pw), out_hw = ctx.geometry
         o, c, kh, kw = weight.shape

@@ -39,7 +39,17 @@ class ReferenceSGD(Optimizer):
         self._check_hyperparameters()  # the rules of the base module, as SGD checks them
 
     def step(self) -> None:
-        """One update of every parameter that has a gradient."""
+        """One update of every parameter that has a gradient.
+
+        State: ``self.params[i]`` is parameter i (update ``p.data`` in place) and ``self.state[i]``
+        its dict; ``self._buffers(i, names)`` returns that dict with a zero array (p's shape, device
+        and dtype) under each of ``names`` made at first use. The step counter lives there too,
+        ``state["step"]``: this method adds 1 for each parameter it updates, so t is counted per
+        parameter and a parameter without a gradient neither moves nor counts. With momentum the
+        buffer b is ``state["momentum_buffer"]``; without momentum there is no buffer.
+
+        Course task 11.1 (docs/build-it-yourself.md).
+        """
         for i, p in enumerate(self.params):
             if p.grad is None:  # unused in this iteration
                 continue
@@ -85,7 +95,17 @@ class ReferenceAdam(Optimizer):
         self._check_hyperparameters()  # the rules of the base module, as Adam checks them
 
     def step(self) -> None:
-        """One update of every parameter that has a gradient."""
+        """One update of every parameter that has a gradient.
+
+        State: ``self.params[i]`` is parameter i (update ``p.data`` in place) and ``self.state[i]``
+        its dict; ``self._buffers(i, names)`` returns that dict with a zero array (p's shape, device
+        and dtype) under each of ``names`` made at first use. The step counter lives there too,
+        ``state["step"]``: this method adds 1 for each parameter it updates, so t is counted per
+        parameter and a parameter without a gradient neither moves nor counts. The moments are
+        ``state["m"]`` and ``state["v"]``.
+
+        Course task 11.2 (docs/build-it-yourself.md).
+        """
         b1, b2 = self.betas
         for i, p in enumerate(self.params):
             if p.grad is None:

@@ -39,7 +39,10 @@ class ReferenceMaxPool2dOp(Function):
 
     @staticmethod
     def forward(ctx: Context, x: Any, kernel_size: Any = 2, stride: Any = None) -> Any:
-        """out = max over each column of im2col(x), one channel at a time; keep the argmax."""
+        """out = max over each column of im2col(x), one channel at a time; keep the argmax.
+
+        Course task 9.1 (docs/build-it-yourself.md).
+        """
         if x.ndim != 4:
             raise ValueError(f"max_pool2d: input must be (N, C, H, W), got shape {x.shape}")
         kh, kw = height_width(kernel_size, "kernel_size")
@@ -57,7 +60,10 @@ class ReferenceMaxPool2dOp(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any]:
-        """dx = col2im(g placed at each column's winner, zeros elsewhere)."""
+        """dx = col2im(g placed at each column's winner, zeros elsewhere).
+
+        Course task 9.1 (docs/build-it-yourself.md).
+        """
         (winner,) = ctx.saved_tensors  # (N*C*OH*OW,)
         images_shape, (kh, kw), stride, out_hw = ctx.geometry
         xp = get_array_module(grad)
