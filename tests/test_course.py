@@ -228,9 +228,11 @@ WRONG = {
                 tensor.grad = g.copy() if tensor.grad is None else tensor.grad + g
                 continue
             node = tensor._node
-            for parent, pg in zip(node.inputs, node.function.backward(node.ctx, g)):
+            for parent, pg in zip(node.inputs, _input_grads(node, g)):
                 if pg is not None and parent.requires_grad:
                     grads[id(parent)] = unbroadcast(pg, parent.shape)  # forgets to accumulate
+            if not retain_graph:
+                node.ctx.saved_tensors, node.released = (), True
     """,
         "expected x0.grad",
     ),

@@ -77,8 +77,11 @@ def _data(value: Any) -> Any:
         return value
 
 
-def describe(value: Any, limit: int = 70) -> str:
-    """A short one-line picture of an array or number for a failure message."""
+def describe(value: Any, limit: int = 70, digits: int = 4) -> str:
+    """A short one-line picture of an array or number for a failure message.
+
+    Arrays show ``digits`` digits after the point, numbers ``digits + 2`` significant digits.
+    """
     value = _data(value)
     if value is None:
         return "None"
@@ -91,9 +94,9 @@ def describe(value: Any, limit: int = 70) -> str:
     if array.dtype == object:
         return shorten(repr(value), limit)
     if array.ndim == 0:
-        return f"{array.item():.6g}" if array.dtype.kind == "f" else str(array.item())
+        return f"{array.item():.{digits + 2}g}" if array.dtype.kind == "f" else str(array.item())
     text = np.array2string(
-        array, precision=4, separator=", ", threshold=12, edgeitems=2, max_line_width=10**9
+        array, precision=digits, separator=", ", threshold=12, edgeitems=2, max_line_width=10**9
     )
     text = shorten(" ".join(text.split()), limit)
     return f"{text} {array.shape}" if array.ndim > 1 or array.size > 12 else text
@@ -134,7 +137,40 @@ def expect(
             f"{describe(got_array)}"
         )
     if not np.allclose(got_array, expected, rtol=rtol, atol=atol, equal_nan=False):
-        fail(f"{given}: expected {what} {describe(expected)}, got {describe(got_array)}")
+        fail(f"{given}: {difference(what, got_array, expected)}")
+
+
+def difference(what: str, got: np.ndarray, expected: np.ndarray) -> str:
+    """'expected X, got Y; the largest difference is ..., at index ...' for two arrays of one
+    shape, shown with as many digits as it takes to tell them apart, e.g.
+
+        expected the result [0.270883689], got [0.27088369]; the largest difference is 1.3e-09,
+        at index (0,): 0.270883689 expected, 0.27088369 got
+    """
+    digits = next(
+        (d for d in range(4, 18) if describe(expected, digits=d) != describe(got, digits=d)), 4
+    )
+    shown = (
+        f"expected {what} {describe(expected, digits=digits)}, got {describe(got, digits=digits)}"
+    )
+    gaps = np.abs(got - expected)
+    index = np.unravel_index(int(np.argmax(np.where(np.isnan(gaps), np.inf, gaps))), gaps.shape)
+    if gaps.ndim == 0:
+        return f"{shown}; a difference of {gaps[index]:.2g}"
+    expected_item, got_item = apart(float(expected[index]), float(got[index]))
+    return (
+        f"{shown}; the largest difference is {gaps[index]:.2g}, at index "
+        f"{tuple(int(i) for i in index)}: {expected_item} expected, {got_item} got"
+    )
+
+
+def apart(a: float, b: float) -> tuple[str, str]:
+    """``a`` and ``b`` with the fewest significant digits (6 or more) that tell them apart."""
+    for digits in range(6, 18):
+        a_text, b_text = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if a_text != b_text:
+            return a_text, b_text
+    return repr(a), repr(b)
 
 
 def call(what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -16,7 +16,8 @@ answer). While a task is graded, every other task's functions are the library's 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,15 +43,47 @@ lib = Workspace.lib
 
 
 # ----- shared checks -------------------------------------------------------------------------
-def _unbroadcast(value: Any, shape: tuple[int, ...], what: str, given: str) -> np.ndarray:
-    """A gradient summed back to ``shape`` (the engine does that), or a failure naming its shape."""
+def _unbroadcast(
+    value: Any, shape: tuple[int, ...], broadcast: tuple[int, ...], what: str, given: str
+) -> np.ndarray:
+    """A learner's gradient summed back to the input's ``shape`` (the engine does that), or a
+    failure naming its shape as the learner's backward returned it.
+
+    ``broadcast`` is the shape of the library's gradient before the engine sums it back, named
+    in the failure when it is not the input's.
+    """
     array = as_array(value, what, given)
     if array.shape == shape:
         return array
+    if not _sums_back(array.shape, shape):
+        also = "" if broadcast == shape else f" (or one it broadcasts to, such as {broadcast})"
+        fail(f"{given}: expected {what} of shape {shape}{also}, got shape {array.shape}")
+    return lib("autograd").unbroadcast(array, shape)
+
+
+def _sums_back(grad_shape: tuple[int, ...], shape: tuple[int, ...]) -> bool:
+    """Whether a gradient of ``grad_shape`` sums back to an input of ``shape``: the input
+    broadcasts to it, and no side of 1 became 0 (an empty gradient, whose sum is a made-up 0).
+
+    E.g. (2, 3) and (1, 3) sum back to (3,), (4, 3) does not; (1, 1, 0, 0) does not sum back to
+    (1, 1, 1, 1).
+    """
     try:
-        return lib("autograd").unbroadcast(array, shape)
-    except Exception:  # noqa: BLE001 - the shape does not broadcast to the input's
-        fail(f"{given}: {what} has shape {array.shape}, which does not sum back to {shape}")
+        broadcasts = np.broadcast_shapes(shape, grad_shape) == grad_shape
+    except ValueError:
+        return False
+    return broadcasts and (0 not in grad_shape or 0 in shape)
+
+
+@contextlib.contextmanager
+def _explained(text: str) -> Iterator[None]:
+    """Name the rule a check tests (if any) at the head of the failure it raises inside."""
+    try:
+        yield
+    except GradeFailure as failure:
+        if not text:
+            raise
+        raise GradeFailure(f"{text}. {failure}") from None
 
 
 def _given(name: str, inputs: dict[str, Any], params: dict[str, Any] | None = None) -> str:
@@ -102,9 +135,10 @@ def _op_case(
     for k, (input_name, array) in enumerate(inputs.items()):
         if need[k]:
             what = f"the gradient of {input_name}"
+            broadcast = np.shape(expected[k])
             expect(
                 what,
-                _unbroadcast(got[k], array.shape, what, given),
+                _unbroadcast(got[k], array.shape, broadcast, what, given),
                 lib("autograd").unbroadcast(np.asarray(expected[k]), array.shape),
                 given,
                 rtol,
@@ -252,10 +286,14 @@ def grade_backward_loop(ws: Workspace) -> None:
             values = list(leaves)
             for rule, inputs in case["ops"]:
                 values.append(ops[rule].apply(*[values[i] for i in inputs]))
-            return leaves, (ops["sum"].apply(values[-1]) if case["scalar"] else values[-1])
+            results = values[len(leaves) :]
+            if case["scalar"]:
+                results.append(ops["sum"].apply(values[-1]))
+            return leaves, results
 
         built = [build(lambda a, r: _tensor(ws, a, r), mine), build(_library_tensor, theirs)]
-        (leaves, output), (library_leaves, library_output) = built
+        (leaves, results), (library_leaves, library_results) = built
+        output, library_output = results[-1], library_results[-1]
         n = len(case["leaves"])
         name = [f"x{i}" for i in range(n)] + [f"t{k}" for k in range(len(case["ops"]))]
         text = "; ".join(
@@ -292,6 +330,49 @@ def grade_backward_loop(ws: Workspace) -> None:
                     fail(f"{given}: x{i} is not in the graph, so its .grad must stay None")
                 continue
             expect(f"x{i}.grad", leaf.grad, library_leaf.grad, given)
+        if not case["twice"]:
+            _check_released(autograd, output, seed, _visited(case, results), given)
+
+
+def _visited(case: dict[str, Any], results: list[Any]) -> list[tuple[str, Any]]:
+    """(name, tensor) of each op result a backward from the last result goes through."""
+    n, ops = len(case["requires"]), [inputs for _, inputs in case["ops"]]
+    wants = list(case["requires"])
+    for inputs in ops:
+        wants.append(any(wants[i] for i in inputs))
+    visited, stack = set(), [n + len(ops) - 1]
+    while stack:
+        k = stack.pop()
+        if k >= n and k not in visited:
+            visited.add(k)
+            stack.extend(i for i in ops[k - n] if wants[i])
+    named = [(f"t{k - n}", results[k - n]) for k in sorted(visited)]
+    return named + ([("the sum", results[-1])] if case["scalar"] else [])
+
+
+def _check_released(
+    autograd: Any, output: Any, seed: Any, visited: list[tuple[str, Any]], given: str
+) -> None:
+    """After a backward without retain_graph, the nodes it went through are released: their saved
+    arrays are gone and a second backward raises RuntimeError (page 3)."""
+    how = "release each node once used: node.ctx.saved_tensors = () and node.released = True"
+    given = f"{given}, then backward again (retain_graph=False both times)"
+    try:
+        autograd.backward(output, seed)
+    except LearnerError as error:
+        if not error.is_a("RuntimeError"):
+            fail(
+                f"{given}: expected the RuntimeError of a released graph, got {kind(error)}: "
+                f"{error}{error.where}; {how}"
+            )
+    else:
+        fail(
+            f"{given}: the second backward ran; without retain_graph=True the first must release "
+            f"the graph, so that a second raises RuntimeError; {how}"
+        )
+    for name, tensor in visited:
+        if len(tensor._node.ctx.saved_tensors):
+            fail(f"{given}: {name}'s node still holds its saved arrays after backward; {how}")
 
 
 # ----- 3.3: elementwise backward rules -------------------------------------------------------
@@ -451,12 +532,15 @@ def grade_reductions(ws: Workspace) -> None:
         )
         return draw(values(shape)), axis, draw(st.booleans())
 
-    def reduce(name: str, values: Callable, examples: int, forward: bool = False) -> None:
+    def reduce(
+        name: str, values: Callable, examples: int, forward: bool = False, rule: str = ""
+    ) -> None:
         @prove(cases(values=values), examples=examples)
         def _(case: tuple) -> None:
             a, axis, keepdims = case
             params = {"axis": axis, "keepdims": keepdims}
-            _op_case(ws, "ops.reduce", name, {"a": a}, None, (True,), params, forward=forward)
+            with _explained(rule):
+                _op_case(ws, "ops.reduce", name, {"a": a}, None, (True,), params, forward=forward)
 
     def tied(shape: tuple[int, ...]) -> st.SearchStrategy:
         return arrays(shape, 0, 2).map(np.round)  # values 0, 1, 2: ties everywhere
@@ -464,7 +548,7 @@ def grade_reductions(ws: Workspace) -> None:
     reduce("Sum", lambda s: arrays(s, -2.0, 2.0), 12)
     reduce("Mean", lambda s: arrays(s, -2.0, 2.0), 12)
     reduce("Max", distinct, 20, forward=True)
-    reduce("Max", tied, 12, forward=True)  # on a tie, the library's rule: the first maximum wins
+    reduce("Max", tied, 12, True, "tied maxima: the first, in row-major order, takes the gradient")
 
 
 # ----- 6.x: dense, relu, sigmoid -------------------------------------------------------------
@@ -611,27 +695,31 @@ def grade_conv2d_backward(ws: Workspace) -> None:
 
 def grade_max_pool2d(ws: Workspace) -> None:
     @st.composite
-    def cases(draw: Any) -> tuple:
+    def cases(draw: Any, values: Callable[[tuple[int, ...]], st.SearchStrategy]) -> tuple:
         n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
         h, w = draw(st.integers(1, 6)), draw(st.integers(1, 6))
         kernel = (draw(st.integers(1, h)), draw(st.integers(1, w)))
         stride = draw(st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))))
-        return draw(distinct((n, c, h, w))), {"kernel_size": kernel, "stride": stride}
+        return draw(values((n, c, h, w))), {"kernel_size": kernel, "stride": stride}
 
-    @prove(cases(), examples=30)
+    def pool(x: np.ndarray, params: dict[str, Any]) -> None:
+        op = "ReferenceMaxPool2dOp"
+        _op_case(ws, "reference.pool", op, {"x": x}, None, (True,), params, forward=True)
+
+    @prove(cases(distinct), examples=30)
     def _(case: tuple) -> None:
-        x, params = case
-        grad = None
-        _op_case(
-            ws,
-            "reference.pool",
-            "ReferenceMaxPool2dOp",
-            {"x": x},
-            grad,
-            (True,),
-            params,
-            forward=True,
-        )
+        pool(*case)
+
+    def tied(shape: tuple[int, ...]) -> st.SearchStrategy:
+        rounded = arrays(shape, 0, 2).map(np.round)  # values 0, 1, 2: ties in most windows
+        return st.one_of(rounded, st.just(np.ones(shape)))  # or every window tied
+
+    @prove(cases(tied), examples=20)
+    def _(case: tuple) -> None:
+        with _explained(
+            "tied maxima: the first of a window, in row-major order, takes its gradient"
+        ):
+            pool(*case)
 
 
 # ----- 10.x: losses --------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from .tasks import Task
 
 PASSED, FAILED, NOT_STARTED = "passed", "failed", "not started"
 DEFAULT_TIMEOUT = 120.0  # seconds per task
-DETAIL_LIMIT = 400  # characters of a failure shown
+DETAIL_LIMIT = 600  # characters of a failure shown
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 The same choices as the library's own tests (tests/strategies.py): few examples of small
 shapes, values kept away from the kinks of the op under test (relu at 0, max at ties, log and
-division near 0), so that a right answer is right to rounding and a wrong one is far off.
+division near 0), so that a right answer is right to rounding and a wrong one is far off. A
+grader that checks a tie rule (max's first maximum) draws tied values on purpose, besides.
 """
 
 from __future__ import annotations
