@@ -15,7 +15,7 @@ notebooks/<same name>.ipynb, and notebooks/experiment-1.md becomes notebooks/exp
 
 The pages are the source: edit them, then run this script. ``--check`` rebuilds into memory and
 lists the notebooks that differ from what is committed (tests/test_notebooks.py does the same).
-Needs nbformat (pip install "tinysiam[notebooks]").
+Needs nbformat (`pip install -e '.[notebooks]'` in the clone).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ SETUP = """\
 # device=DEVICE to tinysiam.tensor() and call .to(DEVICE) on a model.
 try:
     import tinysiam
+    import tinysiam.experiments  # the data sets and figures of the pages' examples
 except ImportError:  # not installed: install the clone of tinysiam this notebook sits in
     import pathlib
 
@@ -58,7 +59,7 @@ except ImportError:  # not installed: install the clone of tinysiam this noteboo
             "tinysiam is not installed: pip install its source (a clone of the repository), "
             "or open this notebook from the notebooks/ folder of a clone"
         ) from None
-    %pip install --quiet -e {{clone}}
+    %pip install --quiet -e "{{clone}}[experiments,viz]"
     import tinysiam
 
 DEVICE = "cuda" if tinysiam.cuda_available() else "cpu"

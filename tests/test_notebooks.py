@@ -126,8 +126,9 @@ def test_conversion_rules() -> None:
     cells = [(c.cell_type, c.source) for c in notebook.cells]
     setup = cells[0][1]
     assert cells[0][0] == "code" and "Generated from docs/09-a-page.md" in setup
-    assert "try:\n    import tinysiam\nexcept ImportError:" in setup
-    assert "%pip install --quiet -e {clone}" in setup  # the clone the notebook sits in
+    assert "try:\n    import tinysiam\n    import tinysiam.experiments" in setup
+    # the clone the notebook sits in, with what the pages' examples and graphs need
+    assert '%pip install --quiet -e "{clone}[experiments,viz]"' in setup
     assert 'DEVICE = "cuda" if tinysiam.cuda_available() else "cpu"' in setup
     code = [source for kind, source in cells if kind == "code"]
     assert code[1:] == ["print(1 + 1)", "answer = 42", "answer = 43"]
