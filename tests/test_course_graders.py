@@ -194,3 +194,38 @@ def test_a_backward_that_does_not_release_the_graph_fails(tmp_path, release, clu
     assert "then backward again (retain_graph=False both times)" in row["detail"], row["detail"]
     assert clue in row["detail"], row["detail"]
     assert "node.ctx.saved_tensors = () and node.released = True" in row["detail"], row["detail"]
+
+
+# ----- modules: loading a state, the generator a layer draws from -----------------------------
+LOADS_AS_IT_CHECKS = """
+    params = OrderedDict(self.named_parameters())
+    for name, p in params.items():  # copies each entry before the others are checked
+        if name not in state or tuple(np.shape(state[name])) != p.shape:
+            raise ValueError(f"load_state_dict: bad or missing entry {name!r}")
+        p.data[...] = to_numpy(state[name]).astype(p.dtype)
+    for name in state:
+        if name not in params:
+            raise ValueError(f"load_state_dict: unexpected entry {name!r}")
+"""
+
+
+def test_a_load_that_copies_before_checking_every_entry_fails(tmp_path):
+    row = graded(tmp_path, "7.2", "nn/module.py", {"Module.load_state_dict": LOADS_AS_IT_CHECKS})
+    assert row["status"] == "failed", row
+    assert "a refused state must change no parameter" in row["detail"], row["detail"]
+
+
+def test_a_dense_layer_that_draws_once_too_often_fails(tmp_path):
+    body = """
+        _check_positive("Dense", in_features=in_features, out_features=out_features)
+        self.in_features, self.out_features, self.init = in_features, out_features, check_init(init)
+        rng = resolve_rng(rng)
+        shape = (out_features, in_features)
+        weight, bias = initial_parameters(init, shape, in_features, out_features, rng)
+        rng.random()  # a draw of its own: the next layer's weights change
+        self.weight = Parameter(weight)
+        self.bias = Parameter(bias)
+    """
+    row = graded(tmp_path, "7.3", "nn/layers.py", {"Dense.__init__": body})
+    assert row["status"] == "failed", row
+    assert "the generator was left in another state" in row["detail"], row["detail"]

@@ -63,6 +63,35 @@ EXPECTED = (
     ("6.3", "ops/elementwise.py", "SigmoidOp.forward", "(ctx: Context, a: Any) -> Any"),
     ("6.3", "ops/elementwise.py", "SigmoidOp.backward", "(ctx: Context, grad: Any) -> tuple[Any]"),
     (
+        "7.1",
+        "nn/module.py",
+        "_flatten",
+        "(name: str, value: Any) -> Iterator[tuple[str, Parameter | Module]]",
+    ),
+    (
+        "7.1",
+        "nn/module.py",
+        "Module.named_modules",
+        "(self, prefix: str='') -> Iterator[tuple[str, Module]]",
+    ),
+    ("7.1", "nn/module.py", "Module.named_parameters", "(self) -> Iterator[tuple[str, Parameter]]"),
+    ("7.2", "nn/module.py", "Module.state_dict", "(self) -> OrderedDict[str, np.ndarray]"),
+    ("7.2", "nn/module.py", "Module.load_state_dict", "(self, state: dict[str, Any]) -> None"),
+    (
+        "7.3",
+        "nn/init.py",
+        "he_normal",
+        "(shape: tuple[int, ...], fan_in: int, rng: np.random.Generator) -> np.ndarray",
+    ),
+    (
+        "7.3",
+        "nn/layers.py",
+        "Dense.__init__",
+        "(self, in_features: int, out_features: int, init: str='he', "
+        "rng: np.random.Generator | None=None) -> None",
+    ),
+    ("7.3", "nn/layers.py", "Dense.forward", "(self, x: Tensor) -> Tensor"),
+    (
         "8.1",
         "reference/conv.py",
         "im2col",
@@ -116,6 +145,12 @@ EXPECTED = (
     ),
     ("11.1", "reference/optim.py", "ReferenceSGD.step", "(self) -> None"),
     ("11.2", "reference/optim.py", "ReferenceAdam.step", "(self) -> None"),
+    (
+        "13.1",
+        "nn/twin.py",
+        "Twin.forward",
+        "(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, Tensor]",
+    ),
 )
 
 

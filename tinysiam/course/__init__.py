@@ -1,4 +1,4 @@
-"""The graded task track: build tinysiam's engine yourself, then train experiment 1 on it.
+"""The graded task track: build tinysiam's engine and network yourself, then train experiment 1.
 
     python -m tinysiam.course new DIR             # a copy of the engine with tasks to write
     python -m tinysiam.course check --workspace DIR

@@ -28,7 +28,8 @@ from .workspace import WorkspaceError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tinysiam.course",
-        description="Build tinysiam yourself: write the engine, task by task, graded as you go.",
+        description="Build tinysiam yourself: write the engine and the network, task by task, "
+        "graded as you go.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
     )

@@ -1,10 +1,12 @@
 """The last step: train experiment 1's reference recipe on the learner's own engine.
 
 The recipe of ``examples/mnist_contrastive.py`` (docs page 15), every piece of the network side
-taken from the workspace: its tensors and engine (autograd, ops), the branch built here from its
-``nn`` (Flatten, Dense, ReLU, Sequential, He init), ``nn.Twin``, ``losses.contrastive_loss`` and
-``reference.optim.ReferenceAdam``. The data (NumPy arrays) and the 5-NN score come from the
-installed ``tinysiam.experiments``, which the learner did not write and a workspace does not copy.
+taken from the workspace, so the learner's own: its tensors and engine (autograd, ops), the
+branch built here from its ``nn`` (its Module and Parameter, its Dense layer with its He
+initialisation, tasks 7.1 to 7.3; Flatten, ReLU, Sequential), its ``nn.Twin`` (task 13.1),
+``losses.contrastive_loss`` and ``reference.optim.ReferenceAdam``. The data (NumPy arrays) and
+the 5-NN score come from the installed ``tinysiam.experiments``, which the learner did not write
+and a workspace does not copy.
 
     data        MNIST, or the built-in synthetic digits (5000 + 5000)
     pairs       180 fresh random pairs per iteration, similar with probability 0.5

@@ -609,6 +609,378 @@ def grade_sigmoid(ws: Workspace) -> None:
         )
 
 
+# ----- 7.x: modules, parameters, the dense layer -------------------------------------------
+ATTRIBUTE_NAMES = ("weight", "blocks", "head", "scale", "extra", "inner")
+MAX_ITEMS = 200  # items read from a learner's generator before it counts as endless
+
+
+@st.composite
+def _module_trees(draw: Any, depth: int = 0) -> tuple:
+    """A network to build: ("module", [(attribute, member), ...]) or ("sequential", [modules]).
+
+    A member is a module or ("parameter", shape), ("list" | "tuple", [members]), ("other",
+    kind) (a number, a string or a plain tensor, which are not registered), or ("shared",)
+    (a module built earlier, reached a second time).
+    """
+    if depth < 2 and draw(st.integers(0, 3)) == 0:
+        return ("sequential", draw(st.lists(_module_trees(depth + 1), min_size=1, max_size=3)))
+    names = draw(st.lists(st.sampled_from(ATTRIBUTE_NAMES), max_size=4, unique=True))
+    return ("module", [(name, draw(_members(depth))) for name in names])
+
+
+@st.composite
+def _members(draw: Any, depth: int) -> tuple:
+    kinds = ["parameter", "parameter", "other"]
+    if depth < 2:
+        kinds += ["module", "list", "tuple", "shared"]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "parameter":
+        return ("parameter", draw(shapes(min_dims=1, max_dims=2, max_side=3)))
+    if kind == "other":
+        return ("other", draw(st.sampled_from(["number", "string", "tensor"])))
+    if kind == "module":
+        return draw(_module_trees(depth + 1))
+    if kind == "shared":
+        return ("shared",)
+    return (kind, draw(st.lists(_members(depth + 1), min_size=1, max_size=3)))
+
+
+class _Built:
+    """One network built from a tree, on one side (the learner's nn, or the library's)."""
+
+    def __init__(self, tree: tuple, nn: Any, tensor: Callable[[np.ndarray], Any]) -> None:
+        self.nn, self.tensor = nn, tensor
+        self.parameters: list[Any] = []  # in the order they were made
+        self.modules: list[Any] = []  # in the order they were finished
+        self.net = self.module(tree)
+
+    def module(self, tree: tuple) -> Any:
+        kind, members = tree
+        if kind == "sequential":
+            made = self.nn.Sequential(*[self.member(member) for member in members])
+        else:
+            made = self.nn.Module()
+            for name, member in members:
+                setattr(made, name, self.member(member))
+        self.modules.append(made)
+        return made
+
+    def member(self, member: tuple) -> Any:
+        kind = member[0]
+        if kind == "parameter":
+            count = len(self.parameters)
+            values = np.arange(int(np.prod(member[1])), dtype=np.float32).reshape(member[1])
+            self.parameters.append(self.nn.Parameter(values + 100 * count))
+            return self.parameters[-1]
+        if kind == "other":
+            return {"number": 3.0, "string": "relu", "tensor": self.tensor(np.ones(2))}[member[1]]
+        if kind == "shared":
+            return self.modules[-1] if self.modules else self.module(("module", []))
+        if kind in ("list", "tuple"):
+            items = [self.member(item) for item in member[1]]
+            return items if kind == "list" else tuple(items)
+        return self.module(member)
+
+
+def _tree_text(tree: tuple) -> str:
+    """The network a tree builds, in one line: Module(weight=Parameter (2,), blocks=[...])."""
+
+    def text(member: tuple) -> str:
+        kind = member[0]
+        if kind == "parameter":
+            return f"Parameter {member[1]}"
+        if kind == "other":
+            return {"number": "3.0", "string": "'relu'", "tensor": "Tensor (2,)"}[member[1]]
+        if kind == "shared":
+            return "(the module finished last, again)"
+        if kind == "list":
+            return "[" + ", ".join(text(item) for item in member[1]) + "]"
+        if kind == "tuple":
+            return "(" + ", ".join(text(item) for item in member[1]) + ",)"
+        if kind == "sequential":
+            return "Sequential(" + ", ".join(text(item) for item in member[1]) + ")"
+        return "Module(" + ", ".join(f"{name}={text(m)}" for name, m in member[1]) + ")"
+
+    return text(tree)
+
+
+def _items(value: Any, what: str, given: str) -> list[Any]:
+    """What a learner's generator (or list) yields, read one item at a time."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    try:
+        iterator = value.__iter__()
+    except (AttributeError, LearnerError):
+        fail(f"{given}: {what} must yield its items, got {describe(value)}")
+    items: list[Any] = []
+    while len(items) <= MAX_ITEMS:
+        try:
+            items.append(iterator.__next__())
+        except LearnerError as error:
+            if error.is_a("StopIteration"):
+                return items
+            if isinstance(error, NotImplementedError) and str(error).startswith("Task "):
+                raise
+            raise GradeFailure(
+                f"{given}: {what} raised {kind(error)}: {error}{error.where}"
+            ) from None
+    fail(f"{given}: {what} yielded more than {MAX_ITEMS} items: does its loop ever end?")
+
+
+def _named(items: list[Any], objects: list[Any], what: str, given: str) -> list[tuple[str, int]]:
+    """(name, index in ``objects``) of each (name, object) pair; a failure if one is not a pair
+    or its object is not one of ``objects``."""
+    named = []
+    for item in items:
+        if not isinstance(item, (tuple, list)) or len(item) != 2 or not isinstance(item[0], str):
+            fail(f"{given}: {what} must yield (name, value) pairs, got {describe(item)}")
+        found = [k for k, candidate in enumerate(objects) if candidate is item[1]]
+        if not found:
+            fail(
+                f"{given}: {what} yielded {item[0]!r} with {describe(item[1])}, not one of the "
+                "network's own objects"
+            )
+        named.append((item[0], found[0]))
+    return named
+
+
+def _same_names(
+    what: str, got: list[tuple[str, int]], expected: list[tuple[str, int]], given: str
+) -> None:
+    got_names, expected_names = [n for n, _ in got], [n for n, _ in expected]
+    first_name: dict[int, str] = {}
+    for name, k in got:
+        if k in first_name:
+            fail(
+                f"{given}: {what} gave {name!r}, which is {first_name[k]!r} again: an object "
+                f"reached twice comes once (expected the names {expected_names})"
+            )
+        first_name[k] = name
+    if got_names != expected_names:
+        fail(f"{given}: expected {what} to name {expected_names}, got {got_names}")
+    for (name, k), (_, j) in zip(got, expected, strict=True):
+        if k != j:
+            fail(f"{given}: {what} gives {name!r} with another object than net.{name}")
+
+
+def grade_module_parameters(ws: Workspace) -> None:
+    nn = ws.mod("nn")
+
+    @prove(_module_trees(), examples=40)
+    def _(tree: tuple) -> None:
+        given = f"net = {_tree_text(tree)}"
+        mine = call(f"{given}: building it", _Built, tree, nn, lambda a: _tensor(ws, a))
+        theirs = _Built(tree, lib("nn"), _library_tensor)
+        modules = call(f"{given}: net.named_modules()", mine.net.named_modules)
+        got = _named(
+            _items(modules, "named_modules()", given), mine.modules, "named_modules()", given
+        )
+        expected = [(name, theirs.modules.index(m)) for name, m in theirs.net.named_modules()]
+        _same_names("named_modules()", got, expected, given)
+        params = call(f"{given}: net.named_parameters()", mine.net.named_parameters)
+        got = _named(
+            _items(params, "named_parameters()", given),
+            mine.parameters,
+            "named_parameters()",
+            given,
+        )
+        expected = [
+            (name, next(k for k, q in enumerate(theirs.parameters) if q is p))
+            for name, p in theirs.net.named_parameters()
+        ]
+        _same_names("named_parameters()", got, expected, given)
+
+
+def _state_items(state: Any, given: str) -> list[tuple[str, np.ndarray]]:
+    """The (name, array) entries of a learner's state dict, in its order."""
+    if isinstance(state, dict):
+        return [(name, as_array(v, f"entry {name!r}", given)) for name, v in state.items()]
+    try:
+        size = len(state)
+        pairs = [state.popitem(last=False) for _ in range(size)]
+    except (TypeError, AttributeError, LearnerError):
+        fail(
+            f"{given}: state_dict() must return an OrderedDict of name -> array, got "
+            f"{describe(state)}"
+        )
+    return [(name, as_array(v, f"entry {name!r}", given)) for name, v in pairs]
+
+
+def grade_state_dict(ws: Workspace) -> None:
+    nn, optim = ws.mod("nn"), ws.mod("reference.optim")
+
+    @prove(_module_trees(), examples=25)
+    def _(tree: tuple) -> None:
+        given = f"net = {_tree_text(tree)}"
+        mine = _Built(tree, nn, lambda a: _tensor(ws, a))
+        theirs = _Built(tree, lib("nn"), _library_tensor)
+        expected = theirs.net.state_dict()
+        state = call(f"{given}: net.state_dict()", mine.net.state_dict)
+        for p in mine.parameters:  # one SGD step: the state taken before must not move
+            p.grad = np.ones(p.shape, dtype=np.float32)
+        if mine.parameters:
+            optim.ReferenceSGD(mine.parameters, lr=1.0).step()
+        given_after = f"{given}, state = net.state_dict(), then an SGD step of the parameters"
+        entries = _state_items(state, given_after)
+        if [name for name, _ in entries] != list(expected):
+            fail(
+                f"{given}: expected the state_dict() entries {list(expected)}, got "
+                f"{[name for name, _ in entries]}"
+            )
+        for name, values in entries:
+            if not np.array_equal(values, expected[name]):
+                fail(
+                    f"{given_after}: expected the entry {name!r} to hold a copy of the values "
+                    f"before the step, {describe(expected[name])}, got {describe(values)}"
+                )
+        _check_loading(ws, mine, theirs, given)
+
+
+def _check_loading(ws: Workspace, mine: _Built, theirs: _Built, given: str) -> None:
+    """load_state_dict: a good state is copied in, cast to float32; a bad one is refused whole."""
+    good = {name: np.asarray(v, np.float64) / 8 - 1 for name, v in theirs.net.state_dict().items()}
+    shown = ", ".join(f"{n} {v.shape}" for n, v in good.items())
+    loading = f"{given}: net.load_state_dict(a dict of float64 arrays: {shown or 'empty'})"
+    call(loading, mine.net.load_state_dict, good)
+    for name, p in theirs.net.named_parameters():
+        k = next(k for k, q in enumerate(theirs.parameters) if q is p)
+        got = mine.parameters[k].data
+        if getattr(got, "dtype", None) != np.float32:
+            fail(f"{loading}: {name} must stay float32, got {describe(got)}")
+        expect(f"{name} after loading", got, good[name].astype(np.float32), loading)
+    if not good:
+        return
+    moved = {name: values + 1 for name, values in good.items()}  # a partial copy shows
+    last = list(good)[-1]  # the faulty entry comes last: a load that copies as it checks fails
+    bad_states = {
+        f"without the entry {last!r}": ({n: v for n, v in moved.items() if n != last}, last),
+        "with an unexpected entry 'stray.weight'": ({**moved, "stray.weight": np.ones(2)}, "stray"),
+        f"with the entry {last!r} of shape {good[last].shape + (2,)}": (
+            {**moved, last: np.ones(good[last].shape + (2,))},
+            last,
+        ),
+    }
+    for text, (state, named) in bad_states.items():
+        before = [np.array(p.data) for p in mine.parameters]
+        refusing = f"{given}: net.load_state_dict(a state {text})"
+        try:
+            mine.net.load_state_dict(state)
+        except LearnerError as error:
+            if not error.is_a("ValueError"):
+                fail(f"{refusing}: expected a ValueError, got {kind(error)}: {error}{error.where}")
+            if named not in error.message:
+                fail(f"{refusing}: the ValueError must name {named!r}, got: {error.message}")
+        else:
+            fail(f"{refusing}: expected a ValueError naming {named!r}, but it loaded")
+        for k, p in enumerate(mine.parameters):
+            if not np.array_equal(as_array(p.data, "a parameter", refusing), before[k]):
+                fail(
+                    f"{refusing}: a refused state must change no parameter; check every entry "
+                    "before copying any"
+                )
+    try:
+        mine.net.load_state_dict([1.0])
+    except LearnerError as error:
+        if not error.is_a("TypeError"):
+            fail(f"{given}: net.load_state_dict([1.0]): expected a TypeError, got {kind(error)}")
+    else:
+        fail(f"{given}: net.load_state_dict([1.0]): expected a TypeError (not a dict), none came")
+
+
+def grade_dense_layer(ws: Workspace) -> None:
+    init, layers = ws.mod("nn.init"), ws.mod("nn.layers")
+    numpy = init.np  # the learner's process's NumPy: its generators stay there
+
+    @prove(
+        st.tuples(
+            shapes(min_dims=1, max_dims=3, max_side=5),
+            st.integers(1, 1000),
+            st.integers(0, 2**32 - 1),
+        ),
+        examples=20,
+    )
+    def _(case: tuple) -> None:
+        shape, fan_in, seed = case
+        given = f"he_normal(shape={shape}, fan_in={fan_in}, rng=np.random.default_rng({seed}))"
+        rng, expected_rng = numpy.random.default_rng(seed), np.random.default_rng(seed)
+        got = call(given, init.he_normal, shape, fan_in, rng)
+        expected = lib("nn.init").he_normal(shape, fan_in, expected_rng)
+        if getattr(got, "dtype", None) != np.float32:
+            fail(
+                f"{given}: expected a float32 array, got {describe(got)} of dtype "
+                f"{getattr(got, 'dtype', type(got).__name__)}"
+            )
+        with _explained("std = sqrt(2 / fan_in), from float64 standard normals cast to float32"):
+            expect("the weights", got, expected, given, rtol=0, atol=0)
+        _same_generator(rng, expected_rng, given)
+
+    @prove(
+        st.tuples(
+            st.integers(1, 5),
+            st.integers(1, 5),
+            st.sampled_from(["he", "narrow-normal", "glorot"]),
+            st.integers(0, 2**32 - 1),
+            st.integers(1, 4),
+        ),
+        examples=20,
+    )
+    def _(case: tuple) -> None:
+        fan_in, fan_out, scheme, seed, n = case
+        given = f"Dense({fan_in}, {fan_out}, init={scheme!r}, rng=np.random.default_rng({seed}))"
+        rng, expected_rng = numpy.random.default_rng(seed), np.random.default_rng(seed)
+        layer = call(given, layers.Dense, fan_in, fan_out, init=scheme, rng=rng)
+        expected = lib("nn.layers").Dense(fan_in, fan_out, init=scheme, rng=expected_rng)
+        params = call(f"{given}: .parameters()", layer.parameters)
+        weight, bias = (getattr(layer, name, None) for name in ("weight", "bias"))
+        if (
+            not isinstance(params, list)
+            or len(params) != 2
+            or params[0] is not weight
+            or (params[1] is not bias)
+        ):
+            fail(
+                f"{given}: expected the Parameters weight then bias to be registered, "
+                f"parameters() gave {describe(params)}"
+            )
+        for name in ("weight", "bias"):
+            got = getattr(layer, name).data
+            if getattr(got, "dtype", None) != np.float32:
+                fail(f"{given}: expected .{name} float32, got {describe(got)}")
+            expect(f".{name}", got, getattr(expected, name).data, given, rtol=0, atol=0)
+        _same_generator(rng, expected_rng, given)
+        layer.to(dtype="float64")
+        expected.to(dtype="float64")
+        x = np.linspace(-1.5, 1.5, n * fan_in).reshape(n, fan_in)
+        seed_grad = np.linspace(1.0, -1.0, n * fan_out).reshape(n, fan_out)
+        forward = f"{given}, in float64, called on x = {describe(x)}"
+        mine_x, their_x = _tensor(ws, x, True), _library_tensor(x, True)
+        out = call(forward, layer, mine_x)
+        their_out = expected(their_x)
+        expect("the output", out, their_out.data, forward)
+        call(f"{forward}: backward", out.backward, seed_grad)
+        their_out.backward(seed_grad)
+        expect("the gradient of x", mine_x.grad, their_x.grad, forward)
+        expect("the gradient of weight", layer.weight.grad, expected.weight.grad, forward)
+        wrong = np.zeros((n, fan_in + 1))
+        refusing = f"{given}, called on x of shape {wrong.shape}"
+        try:
+            layer(_tensor(ws, wrong))
+        except LearnerError as error:
+            if not error.is_a("ValueError"):
+                fail(f"{refusing}: expected a ValueError, got {kind(error)}: {error}")
+        else:
+            fail(f"{refusing}: expected a ValueError naming the shape (N, {fan_in}), none came")
+
+
+def _same_generator(rng: Any, expected_rng: np.random.Generator, given: str) -> None:
+    """The learner drew exactly as many numbers from ``rng`` as the library does."""
+    if rng.bit_generator.state != expected_rng.bit_generator.state:
+        fail(
+            f"{given}: the generator was left in another state than the library leaves it: "
+            "draw the weight, then the bias, from rng, and nothing else"
+        )
+
+
 # ----- 8.x and 9.1: convolution and pooling --------------------------------------------------
 @st.composite
 def _geometry(draw: Any, channels: int = 3) -> dict[str, Any]:
@@ -897,3 +1269,70 @@ def grade_adam(ws: Workspace) -> None:
     def _(case: tuple) -> None:
         settings, training = case
         _optimiser_case(ws, "ReferenceAdam", settings, training)
+
+
+# ----- 13.1: the twin network ----------------------------------------------------------------
+def grade_twin(ws: Workspace) -> None:
+    @st.composite
+    def cases(draw: Any) -> dict[str, Any]:
+        return {
+            "n": (draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+            "hidden": draw(st.integers(1, 4)),
+            "separate": draw(st.booleans()),
+            "flat_second": draw(st.booleans()),  # x2 as (N2, 4), x1 as (N1, 2, 2)
+            "seed": draw(st.integers(0, 2**16)),
+        }
+
+    @prove(cases(), examples=20)
+    def _(case: dict[str, Any]) -> None:
+        _twin_case(ws, case)
+
+
+def _twin_case(ws: Workspace, case: dict[str, Any]) -> None:
+    def branch(nn: Any, rng: Any) -> Any:
+        return nn.Sequential(
+            nn.Flatten(),
+            nn.Dense(4, case["hidden"], rng=rng),
+            nn.ReLU(),
+            nn.Dense(case["hidden"], 2, rng=rng),
+        )
+
+    def twin(nn: Any, default_rng: Callable[[int], Any]) -> Any:
+        first = branch(nn, default_rng(case["seed"]))
+        other = branch(nn, default_rng(case["seed"] + 1)) if case["separate"] else None
+        return nn.Twin(first, other).to(dtype="float64")
+
+    n1, n2 = case["n"]
+    x1 = np.linspace(-1, 1, n1 * 4).reshape(n1, 2, 2)
+    x2 = np.linspace(1, -0.5, n2 * 4).reshape((n2, 4) if case["flat_second"] else (n2, 2, 2))
+    g1, g2 = np.linspace(-1, 1, n1 * 2).reshape(n1, 2), np.linspace(2, 1, n2 * 2).reshape(n2, 2)
+    nn = ws.mod("nn")
+    mine = twin(nn, ws.mod("nn.init").np.random.default_rng)
+    theirs = twin(lib("nn"), np.random.default_rng)
+    branches = "separate weights" if case["separate"] else "shared weights"
+    given = (
+        f"Twin(Sequential(Flatten(), Dense(4, {case['hidden']}), ReLU(), "
+        f"Dense({case['hidden']}, 2)), {branches}) on x1 = {describe(x1)}, x2 = {describe(x2)}, "
+        f"backward of sum(f1 * {describe(g1)}) + sum(f2 * {describe(g2)})"
+    )
+    mine_x = [_tensor(ws, x1, True), _tensor(ws, x2, True)]
+    their_x = [_library_tensor(x1, True), _library_tensor(x2, True)]
+    pair = call(given, mine, *mine_x)
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        fail(f"{given}: Twin must return a pair of embeddings (f1, f2), got {describe(pair)}")
+    f1, f2 = theirs(*their_x)
+    expect("f1", pair[0], f1.data, given)
+    expect("f2", pair[1], f2.data, given)
+    loss = call(f"{given}: the loss", lambda: (pair[0] * g1).sum() + (pair[1] * g2).sum())
+    call(f"{given}: backward", loss.backward)
+    ((f1 * _library_tensor(g1)).sum() + (f2 * _library_tensor(g2)).sum()).backward()
+    rule = (
+        ""
+        if case["separate"]
+        else ("shared weights: each parameter's gradient is the sum of both inputs' gradients")
+    )
+    with _explained(rule):
+        for (name, p), q in zip(theirs.named_parameters(), mine.parameters(), strict=True):
+            expect(f"the gradient of {name}", q.grad, p.grad, given)
+        for k in range(2):
+            expect(f"the gradient of x{k + 1}", mine_x[k].grad, their_x[k].grad, given)

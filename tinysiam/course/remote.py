@@ -212,7 +212,7 @@ class Learner:
             left = self.deadline - time.monotonic()
             if left <= 0 or not select.select([pipe], [], [], left)[0]:
                 raise self._stop(
-                    f"still running after {self.timeout:g} s ({what}): an endless loop? "
+                    f"still running after {self.timeout:.3g} s ({what}): an endless loop? "
                     "(the limit is --timeout)"
                 )
             chunk = os.read(pipe, min(size - len(data), 2**20))

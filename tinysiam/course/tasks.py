@@ -60,10 +60,12 @@ AUTODIFF = "03-autodiff.md"
 GRADCHECK = "04-gradcheck.md"
 BROADCASTING = "05-broadcasting.md"
 DENSE = "06-dense-relu-sigmoid.md"
+MODULES = "07-modules-and-layers.md"
 CONVOLUTION = "08-convolution.md"
 POOLING = "09-max-pooling.md"
 LOSSES = "10-losses.md"
 OPTIMISERS = "11-optimisers.md"
+WEIGHT_SHARING = "13-weight-sharing.md"
 EXPERIMENT = "15-experiment-1.md"  # the page of run-experiment, the last step
 
 TASKS: tuple[Task, ...] = (
@@ -222,6 +224,80 @@ TASKS: tuple[Task, ...] = (
         "grade_sigmoid",
     ),
     Task(
+        "7.1",
+        "Finding a module's parameters",
+        MODULES,
+        (
+            Target(
+                "nn/module.py",
+                "_flatten",
+                "(name, value) for a Parameter or Module, and for each one inside a list or tuple "
+                'with its index in the name ("blocks.0"), however deep; nothing for any other '
+                "value",
+            ),
+            Target(
+                "nn/module.py",
+                "Module.named_modules",
+                "this module (named prefix) and then each submodule depth first, in attribute "
+                "order, with dotted names; a module reached twice is yielded once",
+            ),
+            Target(
+                "nn/module.py",
+                "Module.named_parameters",
+                "for each module of named_modules, its own Parameters in attribute order, named "
+                '"module name.attribute"; a parameter reached twice is yielded once',
+            ),
+        ),
+        "grade_module_parameters",
+    ),
+    Task(
+        "7.2",
+        "state_dict and load_state_dict",
+        MODULES,
+        (
+            Target(
+                "nn/module.py",
+                "Module.state_dict",
+                "an OrderedDict: each parameter's dotted name -> a NumPy copy of its values, in "
+                "the order of named_parameters",
+            ),
+            Target(
+                "nn/module.py",
+                "Module.load_state_dict",
+                "refuse a state that is not a dict (TypeError), or that misses a name, has an "
+                "unknown one or a wrong shape (one ValueError naming each); else copy each entry "
+                "into its parameter's array in place, cast to its dtype",
+            ),
+        ),
+        "grade_state_dict",
+    ),
+    Task(
+        "7.3",
+        "He initialisation and the dense layer",
+        MODULES,
+        (
+            Target(
+                "nn/init.py",
+                "he_normal",
+                "standard normal samples of shape drawn from rng (float64), scaled by the He "
+                "std sqrt(2 / fan_in), as float32",
+            ),
+            Target(
+                "nn/layers.py",
+                "Dense.__init__",
+                "check the sizes, keep them and the init, draw (weight, bias) with "
+                "initial_parameters for a weight of (out_features, in_features) and register "
+                "both as Parameters",
+            ),
+            Target(
+                "nn/layers.py",
+                "Dense.forward",
+                "check x is (N, in_features), then x W^T + b with the dense function",
+            ),
+        ),
+        "grade_dense_layer",
+    ),
+    Task(
         "8.1",
         "im2col",
         CONVOLUTION,
@@ -354,6 +430,21 @@ TASKS: tuple[Task, ...] = (
             ),
         ),
         "grade_adam",
+    ),
+    Task(
+        "13.1",
+        "The twin network",
+        WEIGHT_SHARING,
+        (
+            Target(
+                "nn/twin.py",
+                "Twin.forward",
+                "the pair of embeddings: with separate weights each input through its own "
+                "network; with shared weights both through the one branch (as one batch when "
+                "their example shapes agree), so both inputs' gradients add up in its parameters",
+            ),
+        ),
+        "grade_twin",
     ),
 )
 

@@ -58,6 +58,12 @@ class Dense(Module):
         init: str = "he",
         rng: np.random.Generator | None = None,
     ) -> None:
+        """Draw the weight (out_features, in_features) and the bias (out_features,) with
+        :func:`~tinysiam.nn.init.initial_parameters` (fan_in = in_features, fan_out =
+        out_features) and register them as Parameters.
+
+        Course task 7.3 (docs/build-it-yourself.md).
+        """
         _check_positive("Dense", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features, self.init = in_features, out_features, check_init(init)
         weight, bias = initial_parameters(
@@ -67,6 +73,10 @@ class Dense(Module):
         self.bias = Parameter(bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        """x: (N, in_features) -> y = x W^T + b: (N, out_features).
+
+        Course task 7.3 (docs/build-it-yourself.md).
+        """
         _check_batch(self, x, ("N", self.in_features))
         return F.dense(x, self.weight, self.bias)
 

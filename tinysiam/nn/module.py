@@ -78,7 +78,13 @@ class Module:
             yield from _flatten(name, value)
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """(dotted name, module) for this module (named "") and every submodule, each once."""
+        """(dotted name, module) for this module (named ``prefix``) and every submodule, each once.
+
+        Depth first, in attribute order: for ``Sequential(Dense(2, 3), ReLU())`` the names are
+        "", "0", "1". A module reached twice (a shared branch) comes the first time only.
+
+        Course task 7.1 (docs/build-it-yourself.md).
+        """
         seen: set[int] = set()
         stack: list[tuple[str, Module]] = [(prefix, self)]
         while stack:
@@ -96,7 +102,14 @@ class Module:
             yield module
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
-        """(dotted name, parameter) pairs such as ("0.weight", ...), each parameter once."""
+        """(dotted name, parameter) pairs such as ("0.weight", ...), each parameter once.
+
+        The order of :meth:`named_modules`, and within one module the order its parameters were
+        assigned in: ``Sequential(Dense(2, 3), Dense(3, 1))`` gives "0.weight", "0.bias",
+        "1.weight", "1.bias".
+
+        Course task 7.1 (docs/build-it-yourself.md).
+        """
         seen: set[int] = set()
         for prefix, module in self.named_modules():
             for name, value in module._members():
@@ -155,7 +168,12 @@ class Module:
 
     # ----- saving and loading ------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """name -> a numpy copy of that parameter's values (host memory, whatever the device)."""
+        """name -> a numpy copy of that parameter's values (host memory, whatever the device).
+
+        In the order of :meth:`named_parameters`: ``{"0.weight": (3, 2), "0.bias": (3,), ...}``.
+
+        Course task 7.2 (docs/build-it-yourself.md).
+        """
         return OrderedDict((name, to_numpy(p.data).copy()) for name, p in self.named_parameters())
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -168,6 +186,8 @@ class Module:
             TypeError: ``state`` is not a dict.
             ValueError: listing the missing, unexpected and mis-shaped entries (expected vs
                 found shape).
+
+        Course task 7.2 (docs/build-it-yourself.md).
         """
         if not isinstance(state, Mapping):
             raise TypeError(
@@ -210,6 +230,12 @@ class Module:
 
 
 def _flatten(name: str, value: Any) -> Iterator[tuple[str, Parameter | Module]]:
+    """(name, value) if ``value`` is a Parameter or Module; inside lists and tuples, each one
+    with its index: ``_flatten("blocks", [Dense(2, 3), ReLU()])`` gives ("blocks.0", ...) and
+    ("blocks.1", ...). Anything else (numbers, strings, plain tensors) gives nothing.
+
+    Course task 7.1 (docs/build-it-yourself.md).
+    """
     if isinstance(value, (Parameter, Module)):
         yield name, value
     elif isinstance(value, (list, tuple)):

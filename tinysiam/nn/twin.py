@@ -55,7 +55,13 @@ class Twin(Module):
         return self.branch(x)
 
     def forward(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, Tensor]:
-        """x1: (N1, ...), x2: (N2, ...) -> (embedding of x1, embedding of x2)."""
+        """x1: (N1, ...), x2: (N2, ...) -> (embedding of x1, embedding of x2).
+
+        With shared weights both go through ``branch`` (one batch when their example shapes
+        agree), so backward adds both inputs' gradients into its one set of parameters.
+
+        Course task 13.1 (docs/build-it-yourself.md).
+        """
         if self.other is not None:  # separate weights
             return self.branch(x1), self.other(x2)
         if x1.shape[1:] != x2.shape[1:]:  # cannot share a batch: embed them one at a time
