@@ -15,12 +15,16 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tinysiam.course import graders, tasks, workspace
+from tinysiam.course import experiment, graders, tasks, workspace
 from tinysiam.course.__main__ import main
 from tinysiam.course.grading import grade
+from tinysiam.course.starter import experiment1 as recipe
 from tinysiam.course.tasks import TASKS, TaskSelectionError, select
+from tinysiam.experiments import metrics
+from tinysiam.experiments.data import PairSampler
 
 
 @dataclass
@@ -88,7 +92,7 @@ def graded(directory: Path, spec: str = "all", timeout: float = 120.0) -> dict[s
 def test_every_target_exists_in_the_library_and_tasks_follow_the_pages():
     for task in TASKS:
         for target in task.targets:
-            source = (workspace.PACKAGE / target.file).read_text()
+            source = workspace.library_path(target.file).read_text()
             assert workspace.find_function(ast.parse(source), target.qualname), (task.id, target)
         assert task.id.split(".")[0] == str(task.page_number)
     numbers = [tuple(int(p) for p in task.id.split(".")) for task in TASKS]
@@ -116,7 +120,7 @@ def test_selections(spec, expected):
     assert [task.id for task in select(spec)] == expected
 
 
-@pytest.mark.parametrize("spec", ["3.9", "2", "banana", "14-15", ""])
+@pytest.mark.parametrize("spec", ["3.9", "2", "banana", "14", "16-17", ""])
 def test_a_selection_of_no_task_is_refused_naming_the_valid_ones(spec):
     with pytest.raises(TaskSelectionError, match="tasks are 3.1, 3.2"):
         select(spec)
@@ -153,7 +157,7 @@ def test_a_stub_message_names_the_task_and_its_page():
 
 def test_fresh_workspace_is_not_started_everywhere_and_passes_nothing(tmp_path):
     result = run_course("new", "ws", cwd=tmp_path)
-    assert result.returncode == 0 and "22 tasks to write" in result.stdout, result.stderr
+    assert result.returncode == 0 and "25 tasks to write" in result.stdout, result.stderr
     rows = grades(tmp_path / "ws", cwd=tmp_path)
     assert list(rows) == [task.id for task in TASKS]
     for task in TASKS:
@@ -192,6 +196,35 @@ def test_check_of_a_solved_workspace_counts_every_task_as_not_assigned(solved, t
     report = json.loads(out.read_text())
     assert report["summary"] == {"passed": 0, "failed": 2, "not started": 0, "total": 2}
     assert all("not assigned in this workspace" in row["detail"] for row in report["tasks"])
+
+
+# ----- experiment 1's recipe: the starter module -------------------------------------------
+def test_the_recipe_draws_the_pairs_and_scores_as_the_experiments_toolkit_does():
+    rng = np.random.default_rng(5)
+    for seed in range(40):
+        labels = rng.integers(0, rng.integers(2, 7), rng.integers(4, 30))
+        if len(np.unique(labels)) < 2 or np.bincount(labels).max() < 2:
+            continue
+        sampler = PairSampler(np.zeros((len(labels), 1)), labels, seed=seed)
+        expected = sampler.sample_indices(int(rng.integers(1, 60)))
+        got = recipe.sample_pairs(labels, len(expected[0]), np.random.default_rng(seed))
+        assert all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True)), seed
+        assert got[2].dtype == np.float32
+    train, test = rng.normal(size=(700, 2)), rng.normal(size=(600, 2))
+    train_labels, test_labels = rng.integers(0, 10, 700), rng.integers(0, 10, 600)
+    for k in (1, 5, 8):
+        assert recipe.knn_accuracy(train, train_labels, test, test_labels, k) == (
+            metrics.knn_accuracy(train, train_labels, test, test_labels, k)
+        )
+
+
+def test_run_experiment_trains_with_the_workspaces_own_recipe(tmp_path):
+    directory = solved_copy(tmp_path)
+    replace_body(
+        directory / "tinysiam" / "experiment1.py", "sample_pairs", "raise ValueError('mine')"
+    )
+    with pytest.raises(experiment.TrainingError, match="iteration 1: .*ValueError: mine"):
+        experiment.run(directory, "digits", iterations=1, log=lambda line: None)
 
 
 # ----- one wrong implementation per task -----------------------------------------------------
@@ -489,6 +522,45 @@ WRONG = {
     """,
         "each parameter's gradient is the sum of both inputs' gradients",
     ),
+    "15.1": (
+        "experiment1.py",
+        "sample_pairs",
+        """
+        classes, class_of = np.unique(labels, return_inverse=True)
+        count = np.bincount(class_of, minlength=len(classes))
+        similar = np.zeros(n_pairs, dtype=bool)  # never a similar pair
+        a = rng.integers(0, len(classes), n_pairs)
+        b = (a + 1 + rng.integers(0, len(classes) - 1, n_pairs)) % len(classes)
+        order = np.argsort(class_of, kind="stable")
+        first = np.cumsum(count) - count
+        i = order[first[a] + rng.integers(0, count[a])]
+        j = order[first[b] + rng.integers(0, count[b])]
+        return i, j, similar.astype(np.float32)
+    """,
+        "expected y",
+    ),
+    "15.2": (
+        "experiment1.py",
+        "training_step",
+        """
+        f1, f2 = twin(tensor(x1), tensor(x2))  # no zero_grad: the gradients pile up
+        loss = losses.contrastive_loss(f1, f2, tensor(y), margin=margin, reduction="sum")
+        loss.backward()
+        optimizer.step()
+        return float(loss.item())
+    """,
+        "each step starts from zero gradients",
+    ),
+    "15.3": (
+        "experiment1.py",
+        "knn_accuracy",
+        """
+        distances = ((test_embeddings[:, None, :] - train_embeddings[None, :, :]) ** 2).sum(2)
+        nearest = np.argsort(distances, axis=1, kind="stable")[:, :1]  # k = 1, whatever k is
+        return float((train_labels[nearest[:, 0]] == test_labels).mean())
+    """,
+        "expected the accuracy",
+    ),
 }
 
 
@@ -574,6 +646,7 @@ def test_run_experiment_trains_experiment_1_on_a_solved_workspace(solved, tmp_pa
         "run-experiment", "--workspace", str(solved), "--dataset", "digits", cwd=tmp_path
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "all 22 tasks passed" in result.stdout
+    assert "all 25 tasks passed" in result.stdout
+    assert "yours: the engine, the network, the pair sampler, the training step" in result.stdout
     accuracy = float(result.stdout.split("5-NN accuracy ")[1].split("%")[0]) / 100
     assert accuracy >= 0.85, result.stdout  # the library's own engine: 89.06% (MNIST: 93.29%)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tinysiam.course.tasks import TASKS
+from tinysiam.course.workspace import library_path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tinysiam"
 
@@ -151,6 +152,27 @@ EXPECTED = (
         "Twin.forward",
         "(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, Tensor]",
     ),
+    (
+        "15.1",
+        "experiment1.py",
+        "sample_pairs",
+        "(labels: np.ndarray, n_pairs: int, rng: np.random.Generator) "
+        "-> tuple[np.ndarray, np.ndarray, np.ndarray]",
+    ),
+    (
+        "15.2",
+        "experiment1.py",
+        "training_step",
+        "(twin: Any, optimizer: Any, x1: np.ndarray, x2: np.ndarray, y: np.ndarray, "
+        "margin: float) -> float",
+    ),
+    (
+        "15.3",
+        "experiment1.py",
+        "knn_accuracy",
+        "(train_embeddings: np.ndarray, train_labels: np.ndarray, test_embeddings: np.ndarray, "
+        "test_labels: np.ndarray, k: int=5) -> float",
+    ),
 )
 
 
@@ -192,7 +214,7 @@ def test_the_recorded_targets_are_the_task_table() -> None:
 def test_target_exists_with_its_signature_and_says_it_is_a_task(
     task_id: str, file: str, qualname: str, expected: str
 ) -> None:
-    path = PACKAGE / file
+    path = library_path(file)
     assert path.is_file(), f"task {task_id}: tinysiam/{file} does not exist"
     function = find_definition(ast.parse(path.read_text()), qualname)
     assert function is not None, f"task {task_id}: tinysiam/{file} defines no {qualname}"

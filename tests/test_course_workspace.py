@@ -67,7 +67,7 @@ def test_assemble_puts_the_library_in_for_other_tasks_and_leaves_the_task_alone(
         (target,) = TASKS_BY_ID[other].targets
         mine = workspace.find_function(tree, target.qualname)
         library = workspace.find_function(
-            ast.parse((workspace.PACKAGE / target.file).read_text()), target.qualname
+            ast.parse(workspace.library_path(target.file).read_text()), target.qualname
         )
         assert ast.dump(mine) == ast.dump(library), other
     learner = (directory / "tinysiam" / "reference" / "conv.py").read_text().splitlines()

@@ -1,4 +1,4 @@
-"""The graded task track: build tinysiam's engine and network yourself, then train experiment 1.
+"""The graded task track: build tinysiam's engine, network and experiment 1's recipe yourself.
 
     python -m tinysiam.course new DIR             # a copy of the engine with tasks to write
     python -m tinysiam.course check --workspace DIR
@@ -19,6 +19,7 @@ The modules, each above the ones it imports (checked by import-linter, see pypro
     workspace        creating and loading workspaces; the library they were made from
     learner_process  the script the learner's process runs (imports only NumPy)
     tasks            the task table
+    starter          the starter modules a workspace gets next to its engine (experiment1.py)
 
 See docs/build-it-yourself.md.
 """

@@ -4,9 +4,9 @@ The recipe of ``examples/mnist_contrastive.py`` (docs page 15), every piece of t
 taken from the workspace, so the learner's own: its tensors and engine (autograd, ops), the
 branch built here from its ``nn`` (its Module and Parameter, its Dense layer with its He
 initialisation, tasks 7.1 to 7.3; Flatten, ReLU, Sequential), its ``nn.Twin`` (task 13.1),
-``losses.contrastive_loss`` and ``reference.optim.ReferenceAdam``. The data (NumPy arrays) and
-the 5-NN score come from the installed ``tinysiam.experiments``, which the learner did not write
-and a workspace does not copy.
+``losses.contrastive_loss`` and ``reference.optim.ReferenceAdam``, and the recipe's pieces of
+its ``experiment1`` (tasks 15.1 to 15.3): the pair sampler, the training step and the 5-NN
+score. Only the data (NumPy arrays) come from the installed ``tinysiam.experiments``.
 
     data        MNIST, or the built-in synthetic digits (5000 + 5000)
     pairs       180 fresh random pairs per iteration, similar with probability 0.5
@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from ..experiments.data import DataError, PairSampler, load_mnist, synthetic_digits
-from ..experiments.metrics import knn_accuracy
+from ..experiments.data import DataError, load_mnist, synthetic_digits
 from . import workspace
+from .starter import experiment1 as library_recipe
 
 ITERATIONS, BATCH_PAIRS, MARGIN, LR, BETAS = 3000, 180, 0.3, 1e-4, (0.9, 0.99)
 TARGET = 0.91  # the 5-NN accuracy to reach on MNIST (the library's own engine: 93.29%)
@@ -102,6 +102,9 @@ def train(
 ) -> dict[str, Any]:
     """Train the recipe on the engine of ``package``: a loaded workspace, or ``tinysiam`` itself.
 
+    The pairs, the steps and the score come from the package's ``experiment1`` (the library's
+    own, ``tinysiam.course.starter.experiment1``, for ``tinysiam``).
+
     Returns the data's name, the iterations, the final loss, the training time in seconds and
     the 5-NN accuracy of the test images in the learned plane ("knn5_accuracy").
     """
@@ -109,26 +112,29 @@ def train(
         name: importlib.import_module(f"{package.__name__}.{name}")
         for name in ("nn", "losses", "reference.optim", "tensor", "autograd")
     }
+    recipe = (
+        library_recipe
+        if package.__name__ == "tinysiam"
+        else importlib.import_module(f"{package.__name__}.experiment1")
+    )
     train_x, train_y, test_x, test_y, source = load_data(dataset, seed)
     log(f"data: {source}; {iterations} iterations of {BATCH_PAIRS} pairs on your engine")
-    sampler = PairSampler(train_x, train_y, seed=seed)
-    tensor = mine["tensor"].tensor
+    log(
+        "yours: the engine, the network, the pair sampler, the training step and the 5-NN "
+        "score; the library's: the data only"
+    )
+    pair_rng = np.random.default_rng(seed)
     branch = mnist_mlp_from(mine["nn"], np.random.default_rng(seed))
     twin = mine["nn"].Twin(branch)
     optimizer = mine["reference.optim"].ReferenceAdam(twin.parameters(), lr=LR, betas=BETAS)
     started = time.perf_counter()
     loss_value = math.nan
     for iteration in range(1, iterations + 1):
-        x1, x2, y = sampler.sample(BATCH_PAIRS)
         try:
-            f1, f2 = twin(tensor(x1), tensor(x2))
-            loss = mine["losses"].contrastive_loss(
-                f1, f2, tensor(y), margin=MARGIN, reduction="sum"
+            i, j, y = recipe.sample_pairs(train_y, BATCH_PAIRS, pair_rng)
+            loss_value = float(
+                recipe.training_step(twin, optimizer, train_x[i], train_x[j], y, MARGIN)
             )
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            loss_value = float(loss.item())
         except Exception as error:
             raise TrainingError(
                 f"iteration {iteration}: your engine raised {type(error).__name__}: {error}"
@@ -141,7 +147,12 @@ def train(
     seconds = time.perf_counter() - started
     train_features = _embed(mine, branch, train_x)
     test_features = _embed(mine, branch, test_x)
-    accuracy = knn_accuracy(train_features, train_y, test_features, test_y, k=5)
+    try:
+        accuracy = float(recipe.knn_accuracy(train_features, train_y, test_features, test_y, k=5))
+    except Exception as error:
+        raise TrainingError(
+            f"the 5-NN score: your knn_accuracy raised {type(error).__name__}: {error}"
+        ) from error
     return {
         "data": source,
         "iterations": iterations,

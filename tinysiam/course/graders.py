@@ -22,10 +22,12 @@ from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from .grader_helpers import GradeFailure, Workspace, as_array, call, describe, expect, fail, kind
 from .learner_process import function as library_function
 from .remote import LearnerError
+from .starter import experiment1 as library_recipe
 from .strategies import (
     arrays,
     bools,
@@ -1336,3 +1338,109 @@ def _twin_case(ws: Workspace, case: dict[str, Any]) -> None:
             expect(f"the gradient of {name}", q.grad, p.grad, given)
         for k in range(2):
             expect(f"the gradient of x{k + 1}", mine_x[k].grad, their_x[k].grad, given)
+
+
+# ----- 15.1 to 15.3: experiment 1's recipe ---------------------------------------------------
+@st.composite
+def _class_labels(draw: Any) -> np.ndarray:
+    """(N,) int labels of 2 to 5 classes, one of them with at least 2 images."""
+    classes = draw(st.integers(2, 5))
+    rest = draw(st.lists(st.integers(0, classes - 1), min_size=0, max_size=12))
+    labels = np.array([*range(classes), 0, *rest])  # every class present, class 0 twice
+    return labels[draw(st.permutations(range(len(labels))))]
+
+
+def grade_pair_sampler(ws: Workspace) -> None:
+    recipe = ws.mod("experiment1")
+
+    @prove(
+        st.tuples(_class_labels(), st.integers(1, 30), st.integers(0, 2**16)),
+        examples=30,
+    )
+    def _(case: tuple) -> None:
+        labels, n_pairs, seed = case
+        given = f"sample_pairs(labels = {describe(labels)}, n_pairs={n_pairs}, rng seeded {seed})"
+        got = call(given, recipe.sample_pairs, labels, n_pairs, recipe.np.random.default_rng(seed))
+        expected = library_recipe.sample_pairs(labels, n_pairs, np.random.default_rng(seed))
+        if not isinstance(got, (tuple, list)) or len(got) != 3:
+            fail(f"{given}: expected a triple (i, j, y), got {describe(got)}")
+        for index, what in ((2, "y"), (0, "i"), (1, "j")):  # which pairs are similar first
+            expect(what, got[index], expected[index], given, rtol=0, atol=0)
+
+
+def grade_training_step(ws: Workspace) -> None:
+    @st.composite
+    def cases(draw: Any) -> dict[str, Any]:
+        return {
+            "n": draw(st.integers(1, 4)),
+            "seed": draw(st.integers(0, 2**16)),
+            "margin": draw(floats(0.1, 2.0)),
+            "y": [draw(labels(4)), draw(labels(4))],
+        }
+
+    @prove(cases(), examples=15)
+    def _(case: dict[str, Any]) -> None:
+        _training_step_case(ws, case)
+
+
+def _training_step_case(ws: Workspace, case: dict[str, Any]) -> None:
+    def twin(nn: Any, optim: Any, default_rng: Callable[[int], Any]) -> tuple[Any, Any]:
+        rng = default_rng(case["seed"])
+        branch = nn.Sequential(
+            nn.Flatten(), nn.Dense(4, 3, rng=rng), nn.ReLU(), nn.Dense(3, 2, rng=rng)
+        )
+        network = nn.Twin(branch).to(dtype="float64")
+        return network, optim.ReferenceSGD(network.parameters(), lr=0.1)
+
+    recipe = ws.mod("experiment1")
+    mine, my_optimizer = twin(ws.mod("nn"), ws.mod("reference.optim"), recipe.np.random.default_rng)
+    theirs, their_optimizer = twin(lib("nn"), lib("reference.optim"), np.random.default_rng)
+    n, data = case["n"], np.random.default_rng(case["seed"] + 1)
+    for step, y in enumerate(case["y"], start=1):
+        x1, x2 = data.normal(size=(n, 2, 2)), data.normal(size=(n, 2, 2))
+        y = y[:n]
+        given = (
+            f"step {step} of training_step on a Twin(Flatten, Dense(4, 3), ReLU, Dense(3, 2)) "
+            f"with SGD (lr 0.1), x1 = {describe(x1)}, x2 = {describe(x2)}, y = {describe(y)}, "
+            f"margin={case['margin']:.4g}"
+        )
+        loss = call(given, recipe.training_step, mine, my_optimizer, x1, x2, y, case["margin"])
+        expected = library_recipe.training_step(theirs, their_optimizer, x1, x2, y, case["margin"])
+        if not isinstance(loss, float):
+            fail(f"{given}: expected the loss as a float, got {describe(loss)}")
+        expect("the loss", loss, expected, given)
+        with _explained(
+            "each step starts from zero gradients: a step without zero_grad adds "
+            "the last step's gradients to this one's"
+            if step > 1
+            else ""
+        ):
+            for (name, p), q in zip(theirs.named_parameters(), mine.parameters(), strict=True):
+                expect(f"{name} after the step", q.data, p.data, given)
+
+
+def grade_knn_accuracy(ws: Workspace) -> None:
+    @st.composite
+    def cases(draw: Any) -> dict[str, Any]:
+        n_train, n_test = draw(st.integers(1, 12)), draw(st.integers(1, 8))
+        return {
+            "train": draw(hnp.arrays(np.int64, (n_train, 2), elements=st.integers(-3, 3))),
+            "train_labels": draw(hnp.arrays(np.int64, (n_train,), elements=st.integers(0, 2))),
+            "test": draw(hnp.arrays(np.int64, (n_test, 2), elements=st.integers(-3, 3))),
+            "test_labels": draw(hnp.arrays(np.int64, (n_test,), elements=st.integers(0, 2))),
+            "k": draw(st.integers(1, min(n_train, 5))),
+        }
+
+    recipe = ws.mod("experiment1")
+
+    @prove(cases(), examples=40)
+    def _(case: dict[str, Any]) -> None:
+        train, test = case["train"].astype(np.float64), case["test"].astype(np.float64)
+        given = (
+            f"knn_accuracy(train = {describe(train)}, train_labels = "
+            f"{describe(case['train_labels'])}, test = {describe(test)}, test_labels = "
+            f"{describe(case['test_labels'])}, k={case['k']})"
+        )
+        args = (train, case["train_labels"], test, case["test_labels"], case["k"])
+        got = call(given, recipe.knn_accuracy, *args)
+        expect("the accuracy", got, library_recipe.knn_accuracy(*args), given)

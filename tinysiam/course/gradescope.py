@@ -53,7 +53,7 @@ from typing import Any
 from .grading import FAILED, NOT_STARTED, PASSED, Row, assess
 from .submission import engine_files
 from .tasks import TASKS_BY_ID, Task
-from .workspace import MANIFEST, PACKAGE, version
+from .workspace import MANIFEST, PACKAGE, library_path, version
 
 ROOT_VARIABLE = "TINYSIAM_AUTOGRADER_ROOT"
 DEFAULT_ROOT = Path("/autograder")
@@ -196,7 +196,7 @@ def _copy_package(package: Path, copy: Path) -> set[str]:
     missing = {file for file in engine_files() if not (copy / file).is_file()}
     for file in missing:
         (copy / file).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(PACKAGE / file, copy / file)
+        shutil.copyfile(library_path(file), copy / file)
     return missing
 
 

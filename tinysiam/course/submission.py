@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .tasks import TASKS, Target, Task
-from .workspace import LEFT_OUT, PACKAGE, find_function
+from .workspace import LEFT_OUT, PACKAGE, STARTER_FILES, find_function, library_path
 
 ROUTE_MODULES = ("tinysiam", "importlib", "runpy")  # a task's code may not import these
 ROUTE_NAMES = ("__import__", "importlib", "exec", "eval", "compile", "__builtins__")
@@ -44,17 +44,18 @@ class Inspection:
 
 
 def library_source(file: str) -> str:
-    """The installed library's source of ``file`` ("ops/reduce.py")."""
-    return (PACKAGE / file).read_text()
+    """The installed library's source of ``file`` ("ops/reduce.py", "experiment1.py")."""
+    return library_path(file).read_text()
 
 
 def engine_files() -> list[str]:
     """The files a workspace starts with, relative to its package: "autograd.py", ..."""
-    return sorted(
+    engine = [
         path.relative_to(PACKAGE).as_posix()
         for path in PACKAGE.rglob("*.py")
         if "__pycache__" not in path.parts and path.relative_to(PACKAGE).parts[0] not in LEFT_OUT
-    )
+    ]
+    return sorted([*engine, *STARTER_FILES])
 
 
 # ----- inspecting ------------------------------------------------------------------------------

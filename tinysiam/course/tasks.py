@@ -66,7 +66,7 @@ POOLING = "09-max-pooling.md"
 LOSSES = "10-losses.md"
 OPTIMISERS = "11-optimisers.md"
 WEIGHT_SHARING = "13-weight-sharing.md"
-EXPERIMENT = "15-experiment-1.md"  # the page of run-experiment, the last step
+EXPERIMENT = "15-experiment-1.md"  # the recipe's pieces, and run-experiment, the last step
 
 TASKS: tuple[Task, ...] = (
     Task(
@@ -445,6 +445,51 @@ TASKS: tuple[Task, ...] = (
             ),
         ),
         "grade_twin",
+    ),
+    Task(
+        "15.1",
+        "The pair sampler",
+        EXPERIMENT,
+        (
+            Target(
+                "experiment1.py",
+                "sample_pairs",
+                "draw which pairs are similar (probability 0.5), then for similar pairs a class "
+                "with two images and two different images of it, for dissimilar pairs two "
+                "different classes and one image of each, in the docstring's order of draws",
+            ),
+        ),
+        "grade_pair_sampler",
+    ),
+    Task(
+        "15.2",
+        "The training step",
+        EXPERIMENT,
+        (
+            Target(
+                "experiment1.py",
+                "training_step",
+                "clear the old gradients, embed both images with the twin, take the summed "
+                "contrastive loss with the margin, backpropagate it, step the optimiser, and "
+                "return the loss as a float",
+            ),
+        ),
+        "grade_training_step",
+    ),
+    Task(
+        "15.3",
+        "The k-nearest-neighbour accuracy",
+        EXPERIMENT,
+        (
+            Target(
+                "experiment1.py",
+                "knn_accuracy",
+                "for each test point, the labels of its k nearest training points (squared "
+                "distances, stable order), the label with most votes (ties: the nearest's), "
+                "and the fraction of test points where it is the true label",
+            ),
+        ),
+        "grade_knn_accuracy",
     ),
 )
 

@@ -9,6 +9,11 @@ carries no markers. ``DIR/course.json`` records the tasks and the library the wo
 from (its version and a hash of its source, :func:`library_fingerprint`);
 :func:`library_warning` says when the grading library is another.
 
+A few files of a workspace are not the engine's but the course's starter code (STARTER_FILES,
+e.g. ``experiment1.py``, experiment 1's recipe): the library keeps them in
+``tinysiam/course/starter/`` and a workspace gets them inside its package, next to the engine
+they import; :func:`library_path` says where the library's copy of a workspace file is.
+
 ``load(DIR, name)`` imports ``DIR/tinysiam`` under another package name (its imports inside
 the package are relative), so the learner's engine and the installed one live side by side in
 one process: run-experiment trains that way. Grading never imports a workspace in the grader's
@@ -44,6 +49,14 @@ LEFT_OUT = (  # parts of the package a workspace does not copy: all but the engi
     "metrics.py",
     "models.py",
 )
+
+STARTER = PACKAGE / "course" / "starter"
+STARTER_FILES = ("experiment1.py",)  # a workspace's files that the library keeps in STARTER
+
+
+def library_path(file: str) -> Path:
+    """The library's copy of the workspace file ``file`` ("autograd.py", "experiment1.py")."""
+    return STARTER / file if file in STARTER_FILES else PACKAGE / file
 
 
 class WorkspaceError(Exception):
@@ -121,6 +134,8 @@ def create(directory: Path, tasks: list[Task], with_solutions: bool = False) -> 
             or (Path(folder) == PACKAGE and n in LEFT_OUT)
         ],
     )
+    for file in STARTER_FILES:
+        shutil.copyfile(STARTER / file, package / file)
     if not with_solutions:
         for file, targets in _by_file(tasks).items():
             path = package / file
@@ -220,7 +235,7 @@ def readme(directory: Path, tasks: list[Task], with_solutions: bool) -> str:
         for task in TASKS
     )
     last_row = (
-        f"| 15.1 | Train experiment 1 on your engine | last step | page 15, `{EXPERIMENT}` | "
+        f"| 15 | Train experiment 1 on your engine | last step | page 15, `{EXPERIMENT}` | "
         "`run-experiment` |"
     )
     state = (
