@@ -292,7 +292,8 @@ def test_missing_graphviz_package_says_how_to_install(monkeypatch: pytest.Monkey
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_graphviz)
-    with pytest.raises(GraphvizNotFoundError, match=r"package `graphviz`(.|\n)*tinysiam\[viz\]"):
+    install_hint = r"package `graphviz`(.|\n)*pip install -e '\.\[viz\]'"
+    with pytest.raises(GraphvizNotFoundError, match=install_hint):
         draw_graph(example()[1]).render("svg")
 
 

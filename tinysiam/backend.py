@@ -56,7 +56,7 @@ def cuda_available() -> bool:
     """True when CuPy imports, sees a GPU, and runs work on it.
 
     A driver alone is not enough: CuPy compiles its elementwise kernels with NVRTC and runs
-    matrix products with cuBLAS, libraries of the CUDA runtime that the ``tinysiam[gpu]`` extra
+    matrix products with cuBLAS, libraries of the CUDA runtime that the ``gpu`` extra
     installs (``cupy-cuda12x[ctk]``). So the first call runs a tiny kernel and a small matrix
     product and reads the result back; the answer is kept for later calls.
     """

@@ -17,7 +17,7 @@ one box with two outgoing edges, one per branch.
 
 The DOT text (Graphviz's graph language) is written here, with no dependency: ``graph.dot``.
 Laying it out and rendering it (SVG, PNG, inline in Jupyter) uses the Graphviz programs through
-the ``graphviz`` Python package, the optional extra ``pip install "tinysiam[viz]"``.
+the ``graphviz`` Python package: the ``viz`` extra, ``pip install -e '.[viz]'`` in a clone.
 
 Collapsing modules: ``draw_graph(loss, labels=twin, collapse=[twin.branch])`` draws each call of
 ``twin.branch`` as one box. A call is recognised by the module's parameters: the ops that read
@@ -56,7 +56,7 @@ Install the programs with one of:
     Fedora/RHEL:    sudo dnf install graphviz
     macOS:          brew install graphviz
     conda:          conda install -c conda-forge graphviz
-and the Python package with:  pip install "tinysiam[viz]"   (or: pip install graphviz)
+and the Python package with:  pip install graphviz   (in a clone: pip install -e '.[viz]')
 Without them the graph is still available as DOT text: print(graph.dot), or graph.save("g.dot")."""
 
 SYMBOLS = {"Add": "+", "Sub": "−", "Mul": "×", "Div": "÷", "Pow": "**", "MatMul": "@", "Neg": "−"}
