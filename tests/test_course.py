@@ -11,12 +11,12 @@ import ast
 import contextlib
 import io
 import json
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from workspace_edits import replace_body
 
 from tinysiam.course import experiment, graders, tasks, workspace
 from tinysiam.course.__main__ import main
@@ -57,23 +57,6 @@ def solved_copy(tmp_path: Path) -> Path:
     directory = tmp_path / "ws"
     workspace.create(directory, list(TASKS), with_solutions=True)
     return directory
-
-
-def replace_body(path: Path, qualname: str, body: str) -> None:
-    """Write ``body`` in place of the body of ``qualname`` in ``path`` (its docstring is kept)."""
-    source = path.read_text()
-    function = workspace.find_function(ast.parse(source), qualname)
-    assert function is not None, f"{qualname} not in {path}"
-    first = (
-        function.body[1]
-        if len(function.body) > 1 and isinstance(function.body[0], ast.Expr)
-        else function.body[0]
-    )
-    lines = source.splitlines(keepends=True)
-    indent = " " * first.col_offset
-    text = textwrap.indent(textwrap.dedent(body).strip("\n") + "\n", indent)
-    lines[first.lineno - 1 : function.body[-1].end_lineno] = [text]
-    path.write_text("".join(lines))
 
 
 def grades(directory: Path, *args: str, cwd: Path) -> dict[str, dict]:

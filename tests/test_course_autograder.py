@@ -14,7 +14,6 @@ writes the graded tasks in other words than the library's (OWN).
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import io
 import json
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from workspace_edits import replace_body
 
 from tinysiam.course import gradescope, workspace
 from tinysiam.course.__main__ import main
@@ -181,20 +181,6 @@ def half_solved(tmp_path_factory: pytest.TempPathFactory, solved: Path) -> Path:
     manifest = json.loads((directory / "course.json").read_text())
     (directory / "course.json").write_text(json.dumps({**manifest, "tasks": ["3.1"]}))
     return directory
-
-
-def replace_body(path: Path, qualname: str, body: str) -> None:
-    """Write ``body`` in place of the body of ``qualname`` in ``path`` (its docstring is kept)."""
-    source = path.read_text()
-    function = workspace.find_function(ast.parse(source), qualname)
-    assert function is not None
-    docstring = ast.get_docstring(function, clean=False) is not None
-    first = function.body[1 if docstring else 0]
-    lines = source.splitlines(keepends=True)
-    indent = " " * first.col_offset
-    new = "".join(indent + line + "\n" for line in body.splitlines())
-    lines[first.lineno - 1 : function.body[-1].end_lineno] = [new]
-    path.write_text("".join(lines))
 
 
 def run_autograder(

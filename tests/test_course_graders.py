@@ -6,13 +6,12 @@ the task and checks the row: failed, with a message that names the mistake.
 
 from __future__ import annotations
 
-import ast
 import re
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
+from workspace_edits import replace_body
 
 from tinysiam.course import workspace
 from tinysiam.course.grader_helpers import difference
@@ -24,16 +23,8 @@ def graded(tmp_path: Path, spec: str, file: str, edits: dict[str, str]) -> dict:
     """The row of task ``spec`` once each function of ``edits`` has the body given there."""
     directory = tmp_path / "ws"
     workspace.create(directory, select(spec), with_solutions=True)
-    path = directory / "tinysiam" / file
     for qualname, body in edits.items():
-        source = path.read_text()
-        function = workspace.find_function(ast.parse(source), qualname)
-        assert function is not None, qualname
-        first = function.body[1] if isinstance(function.body[0], ast.Expr) else function.body[0]
-        lines = source.splitlines(keepends=True)
-        text = textwrap.indent(textwrap.dedent(body).strip("\n") + "\n", " " * first.col_offset)
-        lines[first.lineno - 1 : function.body[-1].end_lineno] = [text]
-        path.write_text("".join(lines))
+        replace_body(directory / "tinysiam" / file, qualname, body)
     (row,) = grade(directory, select(spec), 120.0, accept_library_code=True)
     return vars(row)
 

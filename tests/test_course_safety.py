@@ -6,13 +6,13 @@ row whose status and message are checked. Few tasks and short time limits keep e
 
 from __future__ import annotations
 
-import ast
 import json
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from workspace_edits import replace_body
 
 from tinysiam.course import submission, workspace
 from tinysiam.course.grading import assess, grade
@@ -30,15 +30,7 @@ def new(tmp_path: Path, spec: str, solved: bool = False) -> Path:
 
 def write_body(directory: Path, file: str, qualname: str, body: str) -> None:
     """Put ``body`` in place of the body of ``qualname`` (after its docstring)."""
-    path = directory / "tinysiam" / file
-    source = path.read_text()
-    function = workspace.find_function(ast.parse(source), qualname)
-    assert function is not None, qualname
-    first = function.body[1] if isinstance(function.body[0], ast.Expr) else function.body[0]
-    lines = source.splitlines(keepends=True)
-    text = textwrap.indent(textwrap.dedent(body).strip("\n") + "\n", " " * first.col_offset)
-    lines[first.lineno - 1 : function.body[-1].end_lineno] = [text]
-    path.write_text("".join(lines))
+    replace_body(directory / "tinysiam" / file, qualname, body)
 
 
 def append(directory: Path, file: str, code: str) -> None:
