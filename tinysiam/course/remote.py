@@ -368,8 +368,3 @@ class Proxy:
 
     def __array_ufunc__(self, *args: Any, **kwargs: Any) -> Any:
         return NotImplemented  # `array * proxy` asks the proxy (__rmul__), not NumPy
-
-
-def is_proxy(value: Any) -> bool:
-    """Whether ``value`` is an object of the learner's process."""
-    return isinstance(value, Proxy)
