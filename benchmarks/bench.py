@@ -33,6 +33,7 @@ from harness import Contender, WorkerError
 
 import tinysiam
 from tinysiam.autograd import Function
+from tinysiam.backend import GPU_INSTALL
 
 ALL_WORKLOADS = ("W1", "W2", "W3", "ops")
 FRAMEWORKS = ("tinysiam", "pytorch")
@@ -451,8 +452,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda" and not tinysiam.cuda_available():
         print(
             "error: --device cuda needs CuPy and an NVIDIA GPU that runs a kernel and a matrix "
-            "product (pip install -e '.[gpu]' in a clone of tinysiam); this machine has none, or "
-            "CuPy lacks its CUDA runtime libraries. Use --device cpu.",
+            f"product ({GPU_INSTALL}); this machine has none, or CuPy lacks its CUDA runtime "
+            "libraries. Use --device cpu.",
             file=sys.stderr,
         )
         return 2

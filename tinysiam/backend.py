@@ -23,6 +23,7 @@ DEVICES = ("cpu", "cuda")
 _cupy: ModuleType | None = None  # the cupy module, once imported and found working
 _cuda_works: bool | None = None  # cuda_available()'s answer, once known
 _device_memory: int | None = None  # device_memory_bytes()'s answer, once known
+GPU_INSTALL = "pip install -e '.[gpu]' in a clone of tinysiam"  # CuPy for CUDA 12 and its libraries
 
 
 def _import_cupy() -> ModuleType:
@@ -34,8 +35,8 @@ def _import_cupy() -> ModuleType:
         except ImportError as error:
             raise RuntimeError(
                 "device 'cuda' needs CuPy, which is not installed. Install it with "
-                "`pip install -e '.[gpu]'` in a clone of tinysiam (CuPy for CUDA 12 with its "
-                "runtime libraries), or use device='cpu'."
+                f"`{GPU_INSTALL}` (CuPy for CUDA 12 with its runtime libraries), or use "
+                "device='cpu'."
             ) from error
         try:
             count = cupy.cuda.runtime.getDeviceCount()

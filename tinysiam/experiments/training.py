@@ -29,11 +29,16 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from tinysiam.autograd import no_grad
-from tinysiam.backend import DEVICES, check_device, cuda_available, get_array_module, to_numpy
+from tinysiam.backend import (
+    DEVICES,
+    GPU_INSTALL,
+    check_device,
+    cuda_available,
+    get_array_module,
+    to_numpy,
+)
 from tinysiam.checkpoint import load, save
 from tinysiam.tensor import Tensor, tensor
-
-GPU_INSTALL = "pip install -e '.[gpu]' in a clone of tinysiam"  # CuPy for CUDA 12 and its libraries
 
 
 class NonFiniteLossError(RuntimeError):
