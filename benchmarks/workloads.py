@@ -8,7 +8,7 @@ one optimiser step):
     W2  experiment 2 as published: models.koch_net + SimilarityHead(4096), BCE on the sigmoid
         probability (clamped at float32 eps), Adam(6e-5, betas (0.9, 0.99)), a few pairs of 105x105
     W3  experiment 2's CPU preset (examples/omniglot_bce.py --preset cpu): models.omniglot_cpu_net +
-        SimilarityHead (He init) over its feature width, BCE from the logits, Adam(1e-3, betas
+        SimilarityHead (He init) over its feature width, BCE from the logits, Adam(3e-3, betas
         (0.9, 0.99)), 128 pairs of OMNIGLOT_CPU_IMAGE_SIZE images
 
 Single ops: conv2d and max_pool2d forward + backward at every layer shape of W2.
@@ -46,7 +46,7 @@ from tinysiam.ops.conv import output_size
 
 SEED = 0
 BETAS = (0.9, 0.99)
-LEARNING_RATES = {"W1": 1e-4, "W2": 6e-5, "W3": 1e-3}  # W3: examples/omniglot_bce.py --preset cpu
+LEARNING_RATES = {"W1": 1e-4, "W2": 6e-5, "W3": 3e-3}  # W3: examples/omniglot_bce.py --preset cpu
 DEFAULT_PAIRS = {"W1": 180, "W2": 8, "W3": 128}
 TRAINING_WORKLOADS = tuple(LEARNING_RATES)
 CONTRASTIVE_MARGIN = 0.3

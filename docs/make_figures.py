@@ -289,6 +289,10 @@ RUN_FIGURES = {  # (an example's output folder, its figure): the name in docs/fi
     ("omniglot_bce", "loss.png"): "ex2-loss.png",
     ("omniglot_bce", "test_pairs.png"): "ex2-test-pairs.png",
     ("omniglot_bce", "one_shot_trial.png"): "ex2-one-shot-trial.png",
+    (  # python benchmarks/omniglot_variants.py --figure runs/omniglot_variants/variants.png
+        "omniglot_variants",
+        "variants.png",
+    ): "ex2-variants.png",
 }
 FIGURE_LIMIT_BYTES = 150 * 1024  # what tests/test_docs.py allows a figure
 

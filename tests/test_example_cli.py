@@ -193,6 +193,15 @@ def test_per_class_beyond_the_data_is_a_flag_error(tmp_path: Path) -> None:
     assert line.endswith("give a smaller --per-class or a larger --train-size")
 
 
+def test_a_same_alphabet_share_above_one_is_a_flag_error(tmp_path: Path) -> None:
+    args = ["--device", "cpu", "--out", str(tmp_path), "--same-alphabet-share", "1.5"]
+    line = error_line(run(example("omniglot_bce"), *args))
+    assert line == (
+        "omniglot_bce.py: error: --same-alphabet-share 1.5: is a share of the loss, so at most 1; "
+        "give a number in (0, 1], e.g. 0.5"
+    )
+
+
 @pytest.mark.parametrize(
     "name, args, message",
     [
