@@ -29,10 +29,8 @@ from the paper as follows (metrics.json lists the departures of each run):
     * every pair of a batch scored, not 180 separate random pairs: a batch is 64 characters
       (8 from each of 8 random alphabets) x 2 drawings = 128 images, embedded once; the head
       scores all 8128 pairs among them (64 similar, 8064 dissimilar, 896 of those from one
-      alphabet, the hard case of the one-shot benchmark). Similar and dissimilar pairs weigh
-      half and half, and the dissimilar half is split evenly between the 896 pairs from one
-      alphabet and the 7168 from two (``--same-alphabet-share 0.5``). Each forward pass thus
-      teaches from 8128 pairs instead of 64
+      alphabet, the hard case of the one-shot benchmark), similar and dissimilar pairs weighted
+      half and half. Each forward pass thus teaches from 8128 pairs instead of 64
     * the loss computed from the logit (binary_cross_entropy_with_logits), not from a clamped p
     * Koch et al.'s random affine distortions (rotation, shear, scale, shift, each part used with
       probability 0.5) applied to every training image, shift scaled to the 28-pixel image
@@ -88,11 +86,11 @@ from tinysiam.experiments.training import (
 
 PRESETS = {  # batch_pairs is used with pairs="random", batch_characters with pairs="all-in-batch"
     "paper": dict(size=105, network="koch", head_init="narrow-normal", loss="bce", augment=False,
-                  pairs="random", batch_pairs=180, batch_characters=64, same_alphabet_share=0.5,
+                  pairs="random", batch_pairs=180, batch_characters=64, same_alphabet_share=None,
                   lr=6e-5, schedule="constant", iterations=10_000, one_shot_views=1),
     "cpu": dict(size=models.OMNIGLOT_CPU_IMAGE_SIZE, network="cpu", head_init="he",
                 loss="bce-logits", augment=True, pairs="all-in-batch", batch_pairs=180,
-                batch_characters=64, same_alphabet_share=0.5, lr=3e-3, schedule="cosine",
+                batch_characters=64, same_alphabet_share=None, lr=3e-3, schedule="cosine",
                 iterations=12_000, one_shot_views=16),
 }  # fmt: skip
 CHARACTERS_PER_ALPHABET = 8  # of an all-in-batch batch
@@ -210,8 +208,8 @@ FLAGS = {  # flag: (type or choices, help[, default]); None: the preset's value
     "--batch-characters": (int, "characters (x 2 drawings) per all-in-batch batch (cpu 64)"),
     "--same-alphabet-share": (
         float,
-        "all-in-batch: the share of the dissimilar pairs' half of "
-        "the loss given to pairs from one alphabet (0.5)",
+        "all-in-batch: give pairs from one alphabet this share of the dissimilar pairs' half of "
+        "the loss (default: every dissimilar pair alike)",
     ),
     "--lr": (float, "Adam learning rate (paper 6e-5, cpu 3e-3)"),
     "--schedule": (optim.SCHEDULES, "learning rate: constant (paper) or cosine decay to 0 (cpu)"),
@@ -239,7 +237,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "eval_pairs": 100,  # similar and dissimilar pairs both, for the ROC AUC
         },
     )
-    if args.same_alphabet_share > 1:
+    if args.same_alphabet_share is not None and args.same_alphabet_share > 1:
         raise FlagError(
             "--same-alphabet-share",
             args.same_alphabet_share,
@@ -272,8 +270,8 @@ def departures(args: argparse.Namespace) -> list[str]:
         notes.append(
             f"every pair of a batch of (up to) {args.batch_characters} characters x 2 drawings "
             f"({CHARACTERS_PER_ALPHABET} characters per alphabet) scored, similar and dissimilar "
-            f"pairs weighted half and half ({args.same_alphabet_share:g} of the dissimilar half on "
-            "pairs from one alphabet), instead of 180 random pairs"
+            f"pairs weighted half and half{share_note(args.same_alphabet_share)}, instead of 180 "
+            "random pairs"
         )
     elif args.batch_pairs != paper["batch_pairs"]:
         notes.append(f"{args.batch_pairs} pairs per iteration instead of 180")
@@ -298,6 +296,13 @@ def departures(args: argparse.Namespace) -> list[str]:
     if args.classes is not None:
         notes.append(f"trained on the first {args.classes} background characters only")
     return notes
+
+
+def share_note(same_alphabet_share: float | None) -> str:
+    """How the dissimilar half of the all-in-batch loss is split, for departures()."""
+    if same_alphabet_share is None:
+        return ""
+    return f" ({same_alphabet_share:g} of the dissimilar half on pairs from one alphabet)"
 
 
 def describe(
@@ -392,17 +397,11 @@ def every_pair_loss(
     f: tinysiam.Tensor,
     labels: np.ndarray,
     alphabets: np.ndarray,
-    same_alphabet_share: float,
+    same_alphabet_share: float | None,
     device: str,
 ) -> tinysiam.Tensor:
     """Binary cross-entropy over every pair of a batch of features f (B, D), with the character
-    (B,) and alphabet (B,) of each image.
-
-    Similar pairs carry half of the loss, dissimilar pairs the other half; of that half,
-    ``same_alphabet_share`` goes to the dissimilar pairs from one alphabet (the hard case of the
-    one-shot benchmark) and the rest to the pairs from two alphabets, each pair of a kind
-    weighted alike.
-    """
+    (B,) and alphabet (B,) of each image, each pair weighted by :func:`pair_weights`."""
     logits = head(f[:, None], f[None, :])  # (B, B): every pair, twice, and the diagonal
     weight, y = pair_weights(labels, alphabets, same_alphabet_share)  # (B, B) each, on the host
     per_pair = losses.binary_cross_entropy_with_logits(
@@ -412,18 +411,24 @@ def every_pair_loss(
 
 
 def pair_weights(
-    labels: np.ndarray, alphabets: np.ndarray, same_alphabet_share: float
+    labels: np.ndarray, alphabets: np.ndarray, same_alphabet_share: float | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The loss weight (B, B) of each pair of a batch (upper triangle only, summing to 1) and its
-    target y (B, B): 1 for two images of one character, else 0."""
+    target y (B, B): 1 for two images of one character, else 0.
+
+    Similar pairs carry half of the loss and dissimilar pairs the other half, every pair of a
+    kind alike. With ``same_alphabet_share`` given, the dissimilar half is split: that share to
+    the pairs from one alphabet (the hard case of the one-shot benchmark), the rest to the pairs
+    from two alphabets.
+    """
     y = (labels[:, None] == labels[None, :]).astype(np.float32)
     upper = np.triu(np.ones_like(y), k=1)  # each pair once, no image with itself
-    similar = upper * y
-    same_alphabet = upper * (1 - y) * (alphabets[:, None] == alphabets[None, :])
-    two_alphabets = upper * (1 - y) - same_alphabet
+    similar, dissimilar = upper * y, upper * (1 - y)
     weight = 0.5 * similar / similar.sum()
-    if same_alphabet.sum() == 0 or two_alphabets.sum() == 0:  # one kind of dissimilar pair only
-        return weight + 0.5 * (same_alphabet + two_alphabets) / (upper * (1 - y)).sum(), y
+    same_alphabet = dissimilar * (alphabets[:, None] == alphabets[None, :])
+    two_alphabets = dissimilar - same_alphabet
+    if same_alphabet_share is None or not same_alphabet.any() or not two_alphabets.any():
+        return weight + 0.5 * dissimilar / dissimilar.sum(), y
     share = same_alphabet_share
     weight += 0.5 * share * same_alphabet / same_alphabet.sum()
     weight += 0.5 * (1 - share) * two_alphabets / two_alphabets.sum()

@@ -84,12 +84,14 @@ def test_pair_weights_give_each_kind_of_pair_its_share():
             assert np.ptp(weight[upper & kind]) < 1e-12
 
 
-def test_a_share_equal_to_the_one_alphabet_count_weights_every_dissimilar_pair_alike():
+def test_without_a_share_every_dissimilar_pair_weighs_alike():
     example = load_example()
     alphabets, labels = np.repeat(np.arange(8), 16), np.repeat(np.arange(64), 2)  # a full batch
-    weight, y = example.pair_weights(labels, alphabets, 896 / 8064)
+    alike, y = example.pair_weights(labels, alphabets, None)
     dissimilar = np.triu(1 - y, k=1).astype(bool)
-    assert np.allclose(weight[dissimilar], 0.5 / 8064)
+    assert np.allclose(alike[dissimilar], 0.5 / 8064) and alike.sum() == pytest.approx(1.0)
+    as_share, _ = example.pair_weights(labels, alphabets, 896 / 8064)  # the same split
+    assert np.allclose(as_share, alike)
 
 
 def fake_runs(count: int, rng: np.random.Generator) -> list:
