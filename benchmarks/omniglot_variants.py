@@ -1,19 +1,18 @@
 """Experiment 2's CPU variants side by side: one-shot accuracy against minutes of training.
 
-Runs ``examples/omniglot_bce.py`` once per variant (the cpu preset with a few flags changed), a
-few runs at a time, each on its own share of the cores, then prints a Markdown table and writes
-a JSON report and a figure. Every run reports the one-shot benchmark both ways, one view of each
-image and ``--one-shot-views`` views, so each row shows what the views add as well.
+Runs ``examples/omniglot_bce.py`` once per variant (the cpu preset with a few flags changed),
+then prints a Markdown table and writes a JSON report and a figure. Every run reports the
+one-shot benchmark both ways, one view of each image and the preset's 16 views, so each row
+shows what the views add as well.
 
-    python benchmarks/omniglot_variants.py                          # every variant, 2000 iterations
-    python benchmarks/omniglot_variants.py --variants previous,preset --iterations 500
-    python benchmarks/omniglot_variants.py --runs runs/omniglot_bce runs/omniglot_bce_seed1 \\
-        --variants none                                             # only tabulate finished runs
+    python benchmarks/omniglot_variants.py --figure runs/omniglot_variants/variants.png
+    python benchmarks/omniglot_variants.py --variants short,preset --iterations 500 --jobs 2
+    python benchmarks/omniglot_variants.py --variants none --runs runs/omniglot_bce   # tabulate
 
-``--jobs`` runs go at once, each with ``cores / jobs`` BLAS threads (default: 2 at once, one
-thread each, on a 2-core machine); the minutes of the table are those of the runs as they ran,
-side by side. Finished runs given with ``--runs`` (their ``metrics.json``) join the table and
-the figure as they are, e.g. full-length runs of the preset made alone on the machine.
+By default the runs go one at a time, each with every core, as the preset is timed (about 1 h
+40 min for the four variants on 2 cores). ``--jobs N`` runs N at once, each with
+``cores / N`` BLAS threads: quicker comparisons, slower minutes. Finished runs given with
+``--runs`` (their ``metrics.json``) join the table and the figure as they are.
 """
 
 from __future__ import annotations
@@ -28,13 +27,13 @@ from pathlib import Path
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "omniglot_bce.py"
 VARIANTS = {  # name: (what it changes from the cpu preset, flags)
-    "previous": ("lr 1e-3, the rate of the cpu preset of 0.1.0", ["--lr", "1e-3"]),
-    "preset": ("the cpu preset: lr 3e-3, every dissimilar pair weighted alike", []),
-    "lr-6e-3": ("lr 6e-3", ["--lr", "6e-3"]),
-    "share-0.5": ("half of the dissimilar pairs' weight on pairs from one alphabet",
-                  ["--same-alphabet-share", "0.5"]),
-    "batch-32": ("32 characters a batch (64 images) instead of 64", ["--batch-characters", "32"]),
-    "batch-128": ("128 characters a batch (256 images)", ["--batch-characters", "128"]),
+    "short": ("lr 1e-3, 6000 iterations, similar pairs half the weight",
+              ["--lr", "1e-3", "--iterations", "6000", "--similar-share", "0.5"]),
+    "longer": ("lr 3e-3, 12,000 iterations, similar pairs half the weight",
+               ["--similar-share", "0.5"]),
+    "one-alphabet": ("as longer, and half of the dissimilar weight on pairs from one alphabet",
+                     ["--similar-share", "0.5", "--same-alphabet-share", "0.5"]),
+    "preset": ("the cpu preset: lr 3e-3, 12,000 iterations, similar pairs 2/3 of the weight", []),
 }  # fmt: skip
 COLUMNS = (
     "| run | iterations | training min | one-shot, 1 view | one-shot, views | pair acc. "
@@ -53,7 +52,7 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"error: unknown variants {unknown}; known: {', '.join(VARIANTS)}")
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = run_variants(names, args) + [finished_run(Path(run)) for run in args.runs]
+    rows = run_variants(names, args) + [labelled_run(run) for run in args.runs]
     print(COLUMNS)
     print("|" + " --- |" * COLUMNS.count(" |"))
     for row in rows:
@@ -71,11 +70,15 @@ def parse_args() -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--variants", default="all", help="comma-separated names, all, or none")
-    parser.add_argument("--iterations", type=int, default=2000, help="iterations of every run")
+    parser.add_argument(
+        "--iterations", type=int, help="iterations of every run (default: each variant's)"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--jobs", type=int, default=2, help="runs at once")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once")
     parser.add_argument("--out", type=Path, default=Path("runs/omniglot_variants"))
-    parser.add_argument("--runs", nargs="*", default=[], help="finished run folders to add")
+    parser.add_argument(
+        "--runs", nargs="*", default=[], help="finished runs to add: FOLDER or LABEL=FOLDER"
+    )
     parser.add_argument("--figure", type=Path, help="also draw one-shot against minutes here")
     return parser.parse_args()
 
@@ -90,9 +93,10 @@ def run_variants(names: list[str], args: argparse.Namespace) -> list[dict]:
         while waiting and len(running) < args.jobs:
             name = waiting.pop(0)
             out = args.out / name
+            length = [] if args.iterations is None else ["--iterations", str(args.iterations)]
             command = [sys.executable, str(EXAMPLE), "--no-show", "--device", "cpu", "--preset",
-                       "cpu", "--iterations", str(args.iterations), "--seed", str(args.seed),
-                       "--out", str(out), *VARIANTS[name][1]]  # fmt: skip
+                       "cpu", "--seed", str(args.seed), "--out", str(out), *VARIANTS[name][1],
+                       *length]  # fmt: skip
             log = (args.out / f"{name}.log").open("w")
             print(f"{time.strftime('%H:%M:%S')} start {name}: {' '.join(command[1:])}", flush=True)
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -108,6 +112,14 @@ def run_variants(names: list[str], args: argparse.Namespace) -> list[dict]:
         rows[name]["variant"] = f"{name}: {VARIANTS[name][0]}"
         print(f"{time.strftime('%H:%M:%S')} done  {table_row(rows[name])}", flush=True)
     return [rows[name] for name in names]
+
+
+def labelled_run(run: str) -> dict:
+    """The table row of a finished run given as ``FOLDER`` or ``LABEL=FOLDER``."""
+    label, _, folder = run.rpartition("=")
+    row = finished_run(Path(folder))
+    row["variant"] = label or folder
+    return row
 
 
 def finished_run(folder: Path, peak_gb: float | None = None) -> dict:
@@ -146,7 +158,8 @@ def table_row(row: dict) -> str:
 
 def draw(rows: list[dict], path: Path) -> None:
     """One-shot accuracy (95% interval) against training minutes: a point per run, hollow for one
-    view of each image, filled for the views."""
+    view of each image, filled for the views, the two joined; the 85% target and the 30-minute
+    budget as grey lines."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -154,8 +167,7 @@ def draw(rows: list[dict], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(9, 5.5))
     for k, row in enumerate(rows):
-        color = f"C{k % 10}"
-        x = row["training_minutes"]
+        color, x = f"C{k % 10}", row["training_minutes"] + 0.25 * (k - (len(rows) - 1) / 2)
         for key, fill in (("one_shot_single_view", "none"), ("one_shot", color)):
             low, high = row[f"{key}_ci95"]
             ax.errorbar(x, row[key], yerr=[[row[key] - low], [high - row[key]]], fmt="o",
@@ -163,13 +175,15 @@ def draw(rows: list[dict], path: Path) -> None:
         ax.plot([x, x], [row["one_shot_single_view"], row["one_shot"]], color=color, lw=0.8,
                 label=row["variant"].split(":")[0])  # fmt: skip
     ax.axhline(0.85, color="grey", ls="--", lw=0.8)
-    ax.set_xlabel("minutes of training")
-    ax.set_ylabel("20-way one-shot accuracy (400 trials)")
-    ax.set_title("hollow: one view of each image; filled: the views averaged")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.axvline(30, color="grey", ls=":", lw=0.8)
+    ax.set_xlim(0, 32)
+    ax.set_xlabel("minutes of training (grey: the 30-minute budget)")
+    ax.set_ylabel("20-way one-shot accuracy, 400 trials (grey: 85%)")
+    ax.set_title("hollow: one view of each image; filled: 16 views; bars: 95% intervals")
+    ax.legend(fontsize=8, loc="lower left")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
 
 
 if __name__ == "__main__":

@@ -29,8 +29,9 @@ from the paper as follows (metrics.json lists the departures of each run):
     * every pair of a batch scored, not 180 separate random pairs: a batch is 64 characters
       (8 from each of 8 random alphabets) x 2 drawings = 128 images, embedded once; the head
       scores all 8128 pairs among them (64 similar, 8064 dissimilar, 896 of those from one
-      alphabet, the hard case of the one-shot benchmark), similar and dissimilar pairs weighted
-      half and half. Each forward pass thus teaches from 8128 pairs instead of 64
+      alphabet, the hard case of the one-shot benchmark), similar pairs two thirds of the loss
+      and dissimilar pairs one third (``--similar-share``). Each forward pass thus teaches from
+      8128 pairs instead of 64
     * the loss computed from the logit (binary_cross_entropy_with_logits), not from a clamped p
     * Koch et al.'s random affine distortions (rotation, shear, scale, shift, each part used with
       probability 0.5) applied to every training image, shift scaled to the 28-pixel image
@@ -86,12 +87,13 @@ from tinysiam.experiments.training import (
 
 PRESETS = {  # batch_pairs is used with pairs="random", batch_characters with pairs="all-in-batch"
     "paper": dict(size=105, network="koch", head_init="narrow-normal", loss="bce", augment=False,
-                  pairs="random", batch_pairs=180, batch_characters=64, same_alphabet_share=None,
-                  lr=6e-5, schedule="constant", iterations=10_000, one_shot_views=1),
+                  pairs="random", batch_pairs=180, batch_characters=64, similar_share=0.5,
+                  same_alphabet_share=None, lr=6e-5, schedule="constant", iterations=10_000,
+                  one_shot_views=1),
     "cpu": dict(size=models.OMNIGLOT_CPU_IMAGE_SIZE, network="cpu", head_init="he",
                 loss="bce-logits", augment=True, pairs="all-in-batch", batch_pairs=180,
-                batch_characters=64, same_alphabet_share=None, lr=3e-3, schedule="cosine",
-                iterations=12_000, one_shot_views=16),
+                batch_characters=64, similar_share=2 / 3, same_alphabet_share=None, lr=3e-3,
+                schedule="cosine", iterations=12_000, one_shot_views=16),
 }  # fmt: skip
 CHARACTERS_PER_ALPHABET = 8  # of an all-in-batch batch
 REFERENCE_BATCHES, REFERENCE_BATCH_PAIRS = 5, 150  # the reference's evaluation
@@ -165,6 +167,7 @@ def main(argv: list[str] | None = None) -> dict:
             f,
             train.labels[batch],
             train.alphabets[batch],
+            args.similar_share,
             args.same_alphabet_share,
             device,
         )
@@ -206,10 +209,15 @@ FLAGS = {  # flag: (type or choices, help[, default]); None: the preset's value
     "--pairs": (["random", "all-in-batch"], "separate random pairs, or every pair of a batch"),
     "--batch-pairs": (int, "random pairs per iteration (paper 180)"),
     "--batch-characters": (int, "characters (x 2 drawings) per all-in-batch batch (cpu 64)"),
+    "--similar-share": (
+        float,
+        "all-in-batch: the share of the loss on similar pairs, the rest on dissimilar ones "
+        "(paper 0.5, cpu 2/3)",
+    ),
     "--same-alphabet-share": (
         float,
-        "all-in-batch: give pairs from one alphabet this share of the dissimilar pairs' half of "
-        "the loss (default: every dissimilar pair alike)",
+        "all-in-batch: give pairs from one alphabet this share of the dissimilar pairs' weight "
+        "(default: every dissimilar pair alike)",
     ),
     "--lr": (float, "Adam learning rate (paper 6e-5, cpu 3e-3)"),
     "--schedule": (optim.SCHEDULES, "learning rate: constant (paper) or cosine decay to 0 (cpu)"),
@@ -237,6 +245,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "eval_pairs": 100,  # similar and dissimilar pairs both, for the ROC AUC
         },
     )
+    if args.similar_share >= 1:
+        raise FlagError(
+            "--similar-share",
+            args.similar_share,
+            "leaves no weight for the dissimilar pairs",
+            "give a number in (0, 1), e.g. 0.5",
+        )
     if args.same_alphabet_share is not None and args.same_alphabet_share > 1:
         raise FlagError(
             "--same-alphabet-share",
@@ -270,8 +285,8 @@ def departures(args: argparse.Namespace) -> list[str]:
         notes.append(
             f"every pair of a batch of (up to) {args.batch_characters} characters x 2 drawings "
             f"({CHARACTERS_PER_ALPHABET} characters per alphabet) scored, similar and dissimilar "
-            f"pairs weighted half and half{share_note(args.same_alphabet_share)}, instead of 180 "
-            "random pairs"
+            f"pairs weighted {args.similar_share:.3g} and {1 - args.similar_share:.3g}"
+            f"{share_note(args.same_alphabet_share)}, instead of 180 random pairs"
         )
     elif args.batch_pairs != paper["batch_pairs"]:
         notes.append(f"{args.batch_pairs} pairs per iteration instead of 180")
@@ -299,10 +314,10 @@ def departures(args: argparse.Namespace) -> list[str]:
 
 
 def share_note(same_alphabet_share: float | None) -> str:
-    """How the dissimilar half of the all-in-batch loss is split, for departures()."""
+    """How the dissimilar pairs' weight of the all-in-batch loss is split, for departures()."""
     if same_alphabet_share is None:
         return ""
-    return f" ({same_alphabet_share:g} of the dissimilar half on pairs from one alphabet)"
+    return f" ({same_alphabet_share:g} of the dissimilar weight on pairs from one alphabet)"
 
 
 def describe(
@@ -333,6 +348,7 @@ def hyperparameters(args: argparse.Namespace, features: int, characters: int) ->
         "pairs": args.pairs,
         "batch_pairs": args.batch_pairs if random else None,
         "batch_characters": None if random else min(args.batch_characters, characters),
+        "similar_share": None if random else args.similar_share,
         "same_alphabet_share": None if random else args.same_alphabet_share,
         "iterations": args.iterations,
         "optimizer": "adam",
@@ -397,13 +413,14 @@ def every_pair_loss(
     f: tinysiam.Tensor,
     labels: np.ndarray,
     alphabets: np.ndarray,
+    similar_share: float,
     same_alphabet_share: float | None,
     device: str,
 ) -> tinysiam.Tensor:
     """Binary cross-entropy over every pair of a batch of features f (B, D), with the character
     (B,) and alphabet (B,) of each image, each pair weighted by :func:`pair_weights`."""
     logits = head(f[:, None], f[None, :])  # (B, B): every pair, twice, and the diagonal
-    weight, y = pair_weights(labels, alphabets, same_alphabet_share)  # (B, B) each, on the host
+    weight, y = pair_weights(labels, alphabets, similar_share, same_alphabet_share)  # on the host
     per_pair = losses.binary_cross_entropy_with_logits(
         logits.reshape(-1), y.reshape(-1), reduction="none"
     )
@@ -411,27 +428,31 @@ def every_pair_loss(
 
 
 def pair_weights(
-    labels: np.ndarray, alphabets: np.ndarray, same_alphabet_share: float | None
+    labels: np.ndarray,
+    alphabets: np.ndarray,
+    similar_share: float = 0.5,
+    same_alphabet_share: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The loss weight (B, B) of each pair of a batch (upper triangle only, summing to 1) and its
     target y (B, B): 1 for two images of one character, else 0.
 
-    Similar pairs carry half of the loss and dissimilar pairs the other half, every pair of a
-    kind alike. With ``same_alphabet_share`` given, the dissimilar half is split: that share to
-    the pairs from one alphabet (the hard case of the one-shot benchmark), the rest to the pairs
-    from two alphabets.
+    Similar pairs carry ``similar_share`` of the loss and dissimilar pairs the rest, every pair
+    of a kind alike. With ``same_alphabet_share`` given, the dissimilar part is split: that share
+    to the pairs from one alphabet (the hard case of the one-shot benchmark), the rest to the
+    pairs from two alphabets. Weighting similar pairs more moves the logit the loss is least at
+    by log(similar_share / (1 - similar_share)) towards "similar".
     """
     y = (labels[:, None] == labels[None, :]).astype(np.float32)
     upper = np.triu(np.ones_like(y), k=1)  # each pair once, no image with itself
     similar, dissimilar = upper * y, upper * (1 - y)
-    weight = 0.5 * similar / similar.sum()
+    weight = similar_share * similar / similar.sum()
     same_alphabet = dissimilar * (alphabets[:, None] == alphabets[None, :])
     two_alphabets = dissimilar - same_alphabet
     if same_alphabet_share is None or not same_alphabet.any() or not two_alphabets.any():
-        return weight + 0.5 * dissimilar / dissimilar.sum(), y
-    share = same_alphabet_share
-    weight += 0.5 * share * same_alphabet / same_alphabet.sum()
-    weight += 0.5 * (1 - share) * two_alphabets / two_alphabets.sum()
+        return weight + (1 - similar_share) * dissimilar / dissimilar.sum(), y
+    share, rest = same_alphabet_share, 1 - similar_share
+    weight += rest * share * same_alphabet / same_alphabet.sum()
+    weight += rest * (1 - share) * two_alphabets / two_alphabets.sum()
     return weight, y
 
 
@@ -497,7 +518,7 @@ def one_shot(
         candidates = view_features(model, run.candidates, batch, views, rng)  # (V, 20, D)
         queries = view_features(model, run.queries, batch, views, rng)  # (V, 20, D)
         with tinysiam.no_grad():  # (V, V, 20, 20): every view of each query x candidate pair
-            logits = np.stack(  # a query view at a time: (V, 20, 20, D) distances, not (V, V...)
+            logits = np.stack(  # one query view at a time: (V, 20, 20, D) distances at most
                 [model.head(queries[v][:, None], candidates[:, None]).numpy() for v in range(views)]
             )
         similarity = logits.mean(axis=(0, 1))  # (20, 20), ordered as p

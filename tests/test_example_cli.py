@@ -202,6 +202,15 @@ def test_a_same_alphabet_share_above_one_is_a_flag_error(tmp_path: Path) -> None
     )
 
 
+def test_a_similar_share_of_one_is_a_flag_error(tmp_path: Path) -> None:
+    args = ["--device", "cpu", "--out", str(tmp_path), "--similar-share", "1"]
+    line = error_line(run(example("omniglot_bce"), *args))
+    assert line == (
+        "omniglot_bce.py: error: --similar-share 1.0: leaves no weight for the dissimilar pairs; "
+        "give a number in (0, 1), e.g. 0.5"
+    )
+
+
 @pytest.mark.parametrize(
     "name, args, message",
     [

@@ -74,7 +74,7 @@ def test_pair_weights_give_each_kind_of_pair_its_share():
     alphabets = np.repeat(np.arange(4), 6)  # 4 alphabets x 3 characters x 2 drawings
     labels = np.repeat(np.arange(12), 2)
     for share in (0.5, 0.8, 1.0):
-        weight, y = example.pair_weights(labels, alphabets, share)
+        weight, y = example.pair_weights(labels, alphabets, same_alphabet_share=share)
         upper = np.triu(np.ones_like(y), k=1).astype(bool)
         one_alphabet = (alphabets[:, None] == alphabets[None, :]) & (y == 0)
         assert (weight[~upper] == 0).all() and weight.sum() == pytest.approx(1.0)
@@ -87,11 +87,23 @@ def test_pair_weights_give_each_kind_of_pair_its_share():
 def test_without_a_share_every_dissimilar_pair_weighs_alike():
     example = load_example()
     alphabets, labels = np.repeat(np.arange(8), 16), np.repeat(np.arange(64), 2)  # a full batch
-    alike, y = example.pair_weights(labels, alphabets, None)
+    alike, y = example.pair_weights(labels, alphabets)
     dissimilar = np.triu(1 - y, k=1).astype(bool)
     assert np.allclose(alike[dissimilar], 0.5 / 8064) and alike.sum() == pytest.approx(1.0)
-    as_share, _ = example.pair_weights(labels, alphabets, 896 / 8064)  # the same split
+    as_share, _ = example.pair_weights(labels, alphabets, same_alphabet_share=896 / 8064)
     assert np.allclose(as_share, alike)
+
+
+def test_similar_share_moves_weight_between_similar_and_dissimilar_pairs():
+    example = load_example()
+    alphabets, labels = np.repeat(np.arange(4), 6), np.repeat(np.arange(12), 2)
+    for similar_share in (0.5, 2 / 3, 0.9):
+        for same_alphabet_share in (None, 0.5):
+            weight, y = example.pair_weights(labels, alphabets, similar_share, same_alphabet_share)
+            upper = np.triu(np.ones_like(y), k=1).astype(bool)
+            assert weight.sum() == pytest.approx(1.0)
+            assert weight[upper & (y == 1)].sum() == pytest.approx(similar_share)
+            assert weight[upper & (y == 0)].sum() == pytest.approx(1 - similar_share)
 
 
 def fake_runs(count: int, rng: np.random.Generator) -> list:
