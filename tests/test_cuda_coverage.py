@@ -5,9 +5,9 @@ rounding; on a real GPU, to float64 rounding of a different summation order."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
+import example_scripts
 import numpy as np
 import pytest
 from devices import cuda_only
@@ -19,7 +19,6 @@ from tinysiam.experiments import models, training
 from tinysiam.reference import ReferenceAdam, ReferenceSGD
 
 pytestmark = pytest.mark.cuda
-ROOT = Path(__file__).parents[1]
 RTOL = 1e-9
 
 
@@ -289,10 +288,7 @@ def test_device_auto_resolves_to_cuda_when_cuda_is_available() -> None:
 
 # ----- the examples, in process, with --device cuda ---------------------------------------------
 def load_example(name: str):
-    spec = importlib.util.spec_from_file_location(f"cuda_{name}", ROOT / "examples" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return example_scripts.load(name)
 
 
 EXAMPLES = [

@@ -3,13 +3,13 @@ the shapes of the published network layer by layer."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import example_scripts
 import numpy as np
 import pytest
 
@@ -37,10 +37,7 @@ def run_example(data_root: Path, *args: str) -> subprocess.CompletedProcess:
 
 def load_example():
     """The example as a module (for its argument parser), without running main."""
-    spec = importlib.util.spec_from_file_location("omniglot_bce", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return example_scripts.load("omniglot_bce")
 
 
 def test_cpu_smoke_run_writes_every_figure_and_sane_metrics(tmp_path, shared_data):

@@ -4,7 +4,6 @@ examples/mnist_contrastive.py (every flag documented, bad arguments are argparse
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import re
@@ -17,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import example_scripts
 import numpy as np
 import pytest
 
@@ -202,10 +202,7 @@ def test_same_seed_gives_bit_identical_training_on_cpu(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def cli() -> Any:
     """The example imported as a module (main() does not run)."""
-    spec = importlib.util.spec_from_file_location("mnist_contrastive_cli", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return example_scripts.load("mnist_contrastive")
 
 
 def example_parser(cli: Any, monkeypatch: pytest.MonkeyPatch) -> argparse.ArgumentParser:

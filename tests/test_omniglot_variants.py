@@ -3,24 +3,20 @@ and draws finished runs (no training here)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import example_scripts
 import pytest
 from benchmark_scripts import BENCHMARKS, load
 
 variants = load("omniglot_variants")
-EXAMPLE = Path(__file__).parents[1] / "examples" / "omniglot_bce.py"
 
 
 def load_example():
-    spec = importlib.util.spec_from_file_location("omniglot_bce_for_variants", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return example_scripts.load("omniglot_bce")
 
 
 @pytest.mark.parametrize("name", list(variants.VARIANTS))

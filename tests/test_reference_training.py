@@ -16,9 +16,8 @@ pixel dropped, a missing bias correction) moves the curve by far more within a f
 from __future__ import annotations
 
 import functools
-import importlib.util
-from pathlib import Path
 
+import example_scripts
 import numpy as np
 import pytest
 
@@ -28,16 +27,12 @@ from tinysiam.experiments import models
 from tinysiam.experiments.data import PairSampler, all_pairs, synthetic_digits
 from tinysiam.reference import ReferenceAdam
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "mnist_contrastive.py"
 TRAIN_SIZE = 400  # synthetic digits, 40 of each: enough for batches of 18 per digit
 CURVE_RTOL = {np.float32: 1e-3, np.float64: 1e-10}  # rounding grown by Adam (see the top)
 
 
 def load_example():
-    spec = importlib.util.spec_from_file_location("mnist_contrastive_reference", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return example_scripts.load("mnist_contrastive")
 
 
 @functools.cache
